@@ -1,0 +1,259 @@
+// Package config loads the TOML configuration shared by asr-api and
+// asr-worker.
+//
+// Loading starts from Defaults, decodes the file over them, rejects keys the
+// file has but the program does not know, applies environment overrides
+// (ASR_<SECTION>_<KEY>, for example ASR_REDIS_URL) and finally validates every
+// value. Every failure is a *Error that names the file and the key.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultPath is where the packaged configuration lives.
+const DefaultPath = "/etc/asr/config.toml"
+
+// Config is the whole configuration; each section is read by the daemons
+// that need it.
+type Config struct {
+	Redis  Redis  `toml:"redis"`
+	API    API    `toml:"api"`
+	Worker Worker `toml:"worker"`
+	Queue  Queue  `toml:"queue"`
+	Log    Log    `toml:"log"`
+}
+
+// Redis says how to reach the queue and job store.
+type Redis struct {
+	// URL is a redis:// or unix:// URL as understood by go-redis.
+	URL string `toml:"url"`
+	// Prefix starts every key this service writes, so that several
+	// deployments can share one Redis.
+	Prefix string `toml:"prefix"`
+	// DialTimeout bounds connecting; OpTimeout bounds each command.
+	DialTimeout Duration `toml:"dial_timeout"`
+	OpTimeout   Duration `toml:"op_timeout"`
+}
+
+// API configures asr-api.
+type API struct {
+	// Listen is the TCP address of the HTTP server.
+	Listen string `toml:"listen"`
+	// MaxUploadBytes bounds the size of one uploaded audio file.
+	MaxUploadBytes int64 `toml:"max_upload_bytes"`
+	// ShutdownTimeout is how long in-flight requests may take on stop.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+// Worker configures asr-worker.
+type Worker struct {
+	// Model is the path of the ggml whisper model to load.
+	Model string `toml:"model"`
+	// Threads is the number of inference threads; 0 means one per CPU.
+	Threads int `toml:"threads"`
+	// Language is a whisper language code, or "auto" to detect it.
+	Language string `toml:"language"`
+	// Instance names the worker in Redis and in logs; empty means
+	// host name and process id.
+	Instance string `toml:"instance"`
+	// StopTimeout is how long a stopping worker may spend finishing its
+	// current job before it hands the job back to the queue.
+	StopTimeout Duration `toml:"stop_timeout"`
+	// MaxAudioSeconds bounds the duration of one job's audio.
+	MaxAudioSeconds float64 `toml:"max_audio_seconds"`
+	// FFmpeg is the ffmpeg program used for formats other than WAV.
+	FFmpeg string `toml:"ffmpeg"`
+}
+
+// Queue configures delivery of jobs.
+type Queue struct {
+	// Lease is how long a running job stays with a worker that stopped
+	// renewing it before another worker may take it over.
+	Lease Duration `toml:"lease"`
+	// MaxAttempts is how often a job is tried before it fails for good.
+	MaxAttempts int `toml:"max_attempts"`
+	// MaxQueued bounds the number of queued jobs; past it submits get 429.
+	MaxQueued int64 `toml:"max_queued"`
+	// ResultTTL is how long finished jobs and their results are kept.
+	ResultTTL Duration `toml:"result_ttl"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is one of debug, info, warn, error.
+	Level string `toml:"level"`
+	// Format is text or json.
+	Format string `toml:"format"`
+}
+
+// Defaults returns the configuration used for every key a file leaves out.
+func Defaults() Config {
+	return Config{
+		Redis: Redis{
+			URL:         "redis://127.0.0.1:6379/0",
+			Prefix:      "asr",
+			DialTimeout: Duration(2 * time.Second),
+			OpTimeout:   Duration(3 * time.Second),
+		},
+		API: API{
+			Listen:          "127.0.0.1:8080",
+			MaxUploadBytes:  100 << 20,
+			ShutdownTimeout: Duration(10 * time.Second),
+		},
+		Worker: Worker{
+			Model:           "/var/lib/asr/models/ggml-base.bin",
+			Threads:         0,
+			Language:        "auto",
+			StopTimeout:     Duration(60 * time.Second),
+			MaxAudioSeconds: 4 * 3600,
+			FFmpeg:          "ffmpeg",
+		},
+		Queue: Queue{
+			Lease:       Duration(15 * time.Second),
+			MaxAttempts: 3,
+			MaxQueued:   10000,
+			ResultTTL:   Duration(24 * time.Hour),
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Error is a configuration problem tied to one key.
+type Error struct {
+	File string // the file read, or "" when none was
+	Key  string // dotted key, for example "worker.threads"
+	Err  error
+}
+
+func (e *Error) Error() string {
+	where := "config"
+	if e.File != "" {
+		where = "config " + e.File
+	}
+	if e.Key == "" {
+		return fmt.Sprintf("%s: %v", where, e.Err)
+	}
+	return fmt.Sprintf("%s: key %s: %v", where, e.Key, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// lastKeyRE finds the key that a TOML decoding error quotes.
+var lastKeyRE = regexp.MustCompile(`last key "([^"]+)"`)
+
+// ErrUnknownKey reports a key the program does not know.
+var ErrUnknownKey = errors.New("config: unknown key")
+
+// Load reads the file at path over the defaults, applies the environment
+// (as returned by os.Environ) and validates the result. A missing file is
+// an error unless allowMissing is set, in which case defaults and the
+// environment alone are used.
+func Load(path string, allowMissing bool, environ []string) (Config, error) {
+	cfg := Defaults()
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := decode(&cfg, path, string(data)); err != nil {
+			return Config{}, err
+		}
+	case allowMissing && errors.Is(err, fs.ErrNotExist):
+		path = ""
+	default:
+		return Config{}, &Error{File: path, Err: err}
+	}
+	if err := applyEnv(&cfg, environ); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.validate(); err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			ce.File = path
+		}
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func decode(cfg *Config, path, text string) error {
+	md, err := toml.Decode(text, cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			msg := fmt.Sprintf("line %d: %s", pe.Position.Line, pe.Message)
+			return &Error{File: path, Key: pe.LastKey, Err: errors.New(msg)}
+		}
+		// Type mismatches come as plain errors that quote the key.
+		key := ""
+		if m := lastKeyRE.FindStringSubmatch(err.Error()); m != nil {
+			key = m[1]
+		}
+		return &Error{File: path, Key: key, Err: err}
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		return &Error{File: path, Key: undecoded[0].String(), Err: ErrUnknownKey}
+	}
+	return nil
+}
+
+// ThreadCount returns the configured thread count, resolving 0 to the CPUs.
+func (w Worker) ThreadCount() int {
+	if w.Threads > 0 {
+		return w.Threads
+	}
+	return runtime.NumCPU()
+}
+
+func (c Config) validate() error {
+	checks := []struct {
+		key string
+		bad bool
+		why string
+	}{
+		{"redis.url", c.Redis.URL == "", "must not be empty"},
+		{"redis.prefix", strings.ContainsAny(c.Redis.Prefix, " {}"),
+			"must not contain spaces or braces"},
+		{"redis.dial_timeout", c.Redis.DialTimeout <= 0, "must be positive"},
+		{"redis.op_timeout", c.Redis.OpTimeout <= 0, "must be positive"},
+		{"api.listen", c.API.Listen == "", "must not be empty"},
+		{"api.max_upload_bytes", c.API.MaxUploadBytes <= 0, "must be positive"},
+		{"api.shutdown_timeout", c.API.ShutdownTimeout <= 0, "must be positive"},
+		{"worker.model", c.Worker.Model == "", "must not be empty"},
+		{"worker.threads", c.Worker.Threads < 0, "must be 0 (one per CPU) or more"},
+		{"worker.language", c.Worker.Language == "", `must be a language code or "auto"`},
+		{"worker.stop_timeout", c.Worker.StopTimeout <= 0, "must be positive"},
+		{"worker.max_audio_seconds", c.Worker.MaxAudioSeconds <= 0, "must be positive"},
+		{"worker.ffmpeg", c.Worker.FFmpeg == "", "must not be empty"},
+		{"queue.lease", c.Queue.Lease < Duration(time.Second), "must be at least 1s"},
+		{"queue.max_attempts", c.Queue.MaxAttempts < 1, "must be at least 1"},
+		{"queue.max_queued", c.Queue.MaxQueued < 1, "must be at least 1"},
+		{"queue.result_ttl", c.Queue.ResultTTL < Duration(time.Second), "must be at least 1s"},
+		{"log.level", !oneOf(c.Log.Level, "debug", "info", "warn", "error"),
+			"must be debug, info, warn or error"},
+		{"log.format", !oneOf(c.Log.Format, "text", "json"), "must be text or json"},
+	}
+	for _, ch := range checks {
+		if ch.bad {
+			return &Error{Key: ch.key, Err: errors.New(ch.why)}
+		}
+	}
+	return nil
+}
+
+func oneOf(s string, choices ...string) bool {
+	for _, c := range choices {
+		if s == c {
+			return true
+		}
+	}
+	return false
+}

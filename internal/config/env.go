@@ -1,0 +1,79 @@
+package config
+
+import (
+	"encoding"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// EnvPrefix starts the names of environment variables that override keys:
+// ASR_<SECTION>_<KEY>, upper case, for example ASR_WORKER_THREADS.
+const EnvPrefix = "ASR_"
+
+// EnvName returns the environment variable that overrides a dotted key.
+func EnvName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// applyEnv sets every key for which environ holds an override.
+func applyEnv(cfg *Config, environ []string) error {
+	env := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
+			env[k] = v
+		}
+	}
+	if len(env) == 0 {
+		return nil
+	}
+	root := reflect.ValueOf(cfg).Elem()
+	for i := 0; i < root.NumField(); i++ {
+		section := root.Field(i)
+		sname := root.Type().Field(i).Tag.Get("toml")
+		for j := 0; j < section.NumField(); j++ {
+			key := sname + "." + section.Type().Field(j).Tag.Get("toml")
+			name := EnvName(key)
+			val, ok := env[name]
+			if !ok {
+				continue
+			}
+			if err := setValue(section.Field(j), val); err != nil {
+				return &Error{Key: key, Err: fmt.Errorf("from environment %s: %w", name, err)}
+			}
+		}
+	}
+	return nil
+}
+
+func setValue(field reflect.Value, val string) error {
+	if u, ok := field.Addr().Interface().(encoding.TextUnmarshaler); ok {
+		return u.UnmarshalText([]byte(val))
+	}
+	switch field.Kind() {
+	case reflect.String:
+		field.SetString(val)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(strings.TrimSpace(val), 10, 64)
+		if err != nil {
+			return fmt.Errorf("invalid integer %q", val)
+		}
+		field.SetInt(n)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			return fmt.Errorf("invalid number %q", val)
+		}
+		field.SetFloat(f)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(val))
+		if err != nil {
+			return fmt.Errorf("invalid boolean %q", val)
+		}
+		field.SetBool(b)
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}

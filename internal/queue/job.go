@@ -1,0 +1,123 @@
+package queue
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/asr-server/asr-server/internal/transcript"
+)
+
+// State is where a job is in its life.
+type State string
+
+// The states of a job. Queued and Running are live; the others are final.
+const (
+	Queued    State = "queued"
+	Running   State = "running"
+	Succeeded State = "succeeded"
+	Failed    State = "failed"
+	Canceled  State = "canceled"
+)
+
+// Final reports whether no further transition can leave s.
+func (s State) Final() bool {
+	return s == Succeeded || s == Failed || s == Canceled
+}
+
+// Spec is what a client submits.
+type Spec struct {
+	Audio       []byte
+	Filename    string
+	ContentType string
+}
+
+// Job is the stored record of one transcription request.
+type Job struct {
+	ID          string
+	State       State
+	Attempts    int
+	Worker      string
+	Filename    string
+	ContentType string
+	Size        int64
+	Created     time.Time
+	Started     time.Time // zero until a worker first takes the job
+	Finished    time.Time // zero until the job reaches a final state
+	// Error is the last failure's reason; ErrorCode classifies it.
+	Error     string
+	ErrorCode string
+	// Result is set once the job succeeded.
+	Result *transcript.Result
+}
+
+// newID returns a random job id.
+func newID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("queue: job id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// ValidID reports whether s has the shape of a job id, so that arbitrary
+// client input never becomes part of a Redis key.
+func ValidID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// Fields of the job hash.
+const (
+	fState       = "state"
+	fAttempts    = "attempts"
+	fWorker      = "worker"
+	fFilename    = "filename"
+	fContentType = "content_type"
+	fSize        = "size"
+	fCreated     = "created_ms"
+	fStarted     = "started_ms"
+	fFinished    = "finished_ms"
+	fError       = "error"
+	fErrorCode   = "error_code"
+	fResult      = "result"
+	fEntry       = "entry"
+)
+
+func jobFromHash(id string, h map[string]string) (*Job, error) {
+	j := &Job{
+		ID:          id,
+		State:       State(h[fState]),
+		Worker:      h[fWorker],
+		Filename:    h[fFilename],
+		ContentType: h[fContentType],
+		Error:       h[fError],
+		ErrorCode:   h[fErrorCode],
+	}
+	j.Attempts, _ = strconv.Atoi(h[fAttempts])
+	j.Size, _ = strconv.ParseInt(h[fSize], 10, 64)
+	j.Created = msTime(h[fCreated])
+	j.Started = msTime(h[fStarted])
+	j.Finished = msTime(h[fFinished])
+	if r := h[fResult]; r != "" {
+		j.Result = new(transcript.Result)
+		if err := json.Unmarshal([]byte(r), j.Result); err != nil {
+			return nil, fmt.Errorf("queue: job %s: stored result: %w", id, err)
+		}
+	}
+	return j, nil
+}
+
+func msTime(s string) time.Time {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
