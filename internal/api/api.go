@@ -1,0 +1,147 @@
+// Package api is asr-api's HTTP interface: it validates uploads, stores
+// jobs in the queue and reports their state and results. It never runs
+// inference, and it keeps accepting jobs while no worker is running.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/asr-server/asr-server/internal/queue"
+)
+
+// Store is the part of the job store that the API uses.
+type Store interface {
+	Submit(ctx context.Context, spec queue.Spec) (*queue.Job, error)
+	Get(ctx context.Context, id string) (*queue.Job, error)
+	Ping(ctx context.Context) error
+}
+
+// Options configure a Server.
+type Options struct {
+	// MaxUploadBytes bounds one uploaded audio file.
+	MaxUploadBytes int64
+	// OpTimeout bounds each call to the store, so that a hung Redis
+	// turns into a quick 503 rather than a hanging request.
+	OpTimeout time.Duration
+}
+
+// Server serves the HTTP API.
+type Server struct {
+	store  Store
+	log    *slog.Logger
+	opts   Options
+	router chi.Router
+}
+
+// New returns a Server over store.
+func New(store Store, log *slog.Logger, opts Options) *Server {
+	s := &Server{store: store, log: log, opts: opts}
+	r := chi.NewRouter()
+	r.Use(s.recoverer, s.logRequests)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{Status: http.StatusNotFound, Type: typeNotFound,
+			Code: "route_not_found", Message: "no such endpoint: " + r.URL.Path})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Type: typeInvalidRequest,
+			Code:    "method_not_allowed",
+			Message: "method " + r.Method + " is not allowed on " + r.URL.Path})
+	})
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Route("/v1/jobs", func(r chi.Router) {
+		r.Post("/", s.submitJob)
+		r.Get("/{id}", s.getJob)
+	})
+	s.router = r
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.router.ServeHTTP(w, r)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 when Redis answers, else 503.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.OpTimeout)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		writeError(w, unavailable(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// unavailable turns a store failure into a 503 that asks to retry.
+func unavailable(err error) *apiError {
+	return &apiError{Status: http.StatusServiceUnavailable, Type: typeUnavailable,
+		Code: "queue_unavailable", RetryAfter: 2,
+		Message: "the job store is unavailable, retry shortly: " + err.Error()}
+}
+
+// storeError maps an error of the store to a response.
+func storeError(err error) *apiError {
+	switch {
+	case errors.Is(err, queue.ErrNotFound):
+		return &apiError{Status: http.StatusNotFound, Type: typeNotFound,
+			Code: "job_not_found", Message: "no job with this id (it may have expired)"}
+	case errors.Is(err, queue.ErrFull):
+		return &apiError{Status: http.StatusTooManyRequests, Type: typeRateLimit,
+			Code: "queue_full", RetryAfter: 5,
+			Message: "the queue is full; retry later"}
+	default:
+		return unavailable(err)
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelDebug
+		if rec.status >= 500 {
+			level = slog.LevelWarn
+		}
+		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
+	})
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("handler panic", "panic", v, "path", r.URL.Path)
+				writeError(w, &apiError{Status: http.StatusInternalServerError,
+					Type: typeServer, Code: "internal_error", Message: "internal error"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,144 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"path"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/asr-server/asr-server/internal/audio"
+	"github.com/asr-server/asr-server/internal/queue"
+)
+
+// multipartSlack is what a multipart body may carry besides the file:
+// boundaries, part headers and small form fields.
+const multipartSlack = 1 << 20
+
+// submitJob accepts audio as a multipart form (field "file") or as the raw
+// request body, queues a job for it and answers 202 with the job.
+func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
+	spec, aerr := s.readUpload(w, r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.OpTimeout)
+	defer cancel()
+	job, err := s.store.Submit(ctx, spec)
+	if err != nil {
+		s.log.Warn("submit failed", "err", err)
+		writeError(w, storeError(err))
+		return
+	}
+	s.log.Info("job queued", "job_id", job.ID, "bytes", job.Size, "filename", job.Filename)
+	w.Header().Set("Location", jobPath(job.ID))
+	writeJSON(w, http.StatusAccepted, newJobView(job))
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.OpTimeout)
+	defer cancel()
+	job, err := s.store.Get(ctx, chi.URLParam(r, "id"))
+	if err != nil {
+		writeError(w, storeError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, newJobView(job))
+}
+
+// readUpload reads and checks the uploaded audio.
+func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (queue.Spec, *apiError) {
+	max := s.opts.MaxUploadBytes
+	r.Body = http.MaxBytesReader(w, r.Body, max+multipartSlack)
+	var spec queue.Spec
+	mediaType, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var aerr *apiError
+	if mediaType == "multipart/form-data" {
+		spec, aerr = readMultipart(r.Body, params["boundary"], max)
+	} else {
+		spec.ContentType = mediaType
+		spec.Audio, aerr = readLimited(r.Body, max)
+	}
+	if aerr != nil {
+		return spec, aerr
+	}
+	if len(spec.Audio) == 0 {
+		return spec, badRequest("empty_file", "file", "the uploaded audio file is empty")
+	}
+	format, err := audio.Sniff(spec.Audio)
+	if err != nil {
+		return spec, &apiError{Status: http.StatusUnsupportedMediaType,
+			Type: typeInvalidRequest, Code: "unsupported_format", Param: optional("file"),
+			Message: "the upload is not an audio file in a known format " +
+				"(wav, mp3, ogg, opus, flac, m4a, webm, ...)"}
+	}
+	s.log.Debug("upload sniffed", "format", format.String(), "bytes", len(spec.Audio))
+	return spec, nil
+}
+
+// readMultipart finds the "file" part of a multipart form.
+func readMultipart(body io.Reader, boundary string, max int64) (queue.Spec, *apiError) {
+	var spec queue.Spec
+	if boundary == "" {
+		return spec, badRequest("invalid_multipart", "", "multipart body without a boundary")
+	}
+	mr := multipart.NewReader(body, boundary)
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return spec, badRequest("missing_file", "file",
+				`the multipart form has no "file" field with the audio`)
+		}
+		if err != nil {
+			return spec, bodyError(err, max)
+		}
+		if part.FormName() != "file" {
+			part.Close()
+			continue
+		}
+		spec.Filename = path.Base(part.FileName())
+		if spec.Filename == "." || spec.Filename == "/" {
+			spec.Filename = ""
+		}
+		spec.ContentType = part.Header.Get("Content-Type")
+		var aerr *apiError
+		spec.Audio, aerr = readLimited(part, max)
+		return spec, aerr
+	}
+}
+
+// readLimited reads r whole, failing with 413 past max bytes.
+func readLimited(r io.Reader, max int64) ([]byte, *apiError) {
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, bodyError(err, max)
+	}
+	if n > max {
+		return nil, tooLarge(max)
+	}
+	return buf.Bytes(), nil
+}
+
+func bodyError(err error, max int64) *apiError {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return tooLarge(max)
+	}
+	return badRequest("invalid_body", "", "reading the request body failed: "+err.Error())
+}
+
+func tooLarge(max int64) *apiError {
+	return &apiError{Status: http.StatusRequestEntityTooLarge, Type: typeInvalidRequest,
+		Code: "file_too_large", Param: optional("file"),
+		Message: fmt.Sprintf("the audio file exceeds the limit of %d bytes", max)}
+}
+
+func jobPath(id string) string { return "/v1/jobs/" + id }

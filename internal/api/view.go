@@ -1,0 +1,59 @@
+package api
+
+import (
+	"time"
+
+	"github.com/asr-server/asr-server/internal/queue"
+	"github.com/asr-server/asr-server/internal/transcript"
+)
+
+// jobView is the JSON form of a job.
+type jobView struct {
+	ID         string             `json:"id"`
+	State      queue.State        `json:"state"`
+	Attempts   int                `json:"attempts"`
+	File       fileView           `json:"file"`
+	CreatedAt  time.Time          `json:"created_at"`
+	StartedAt  *time.Time         `json:"started_at"`
+	FinishedAt *time.Time         `json:"finished_at"`
+	Error      *jobErrorView      `json:"error"`
+	Result     *transcript.Result `json:"result"`
+	Links      map[string]string  `json:"links"`
+}
+
+type fileView struct {
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Bytes       int64  `json:"bytes"`
+}
+
+type jobErrorView struct {
+	Message string `json:"message"`
+	Code    string `json:"code"`
+}
+
+func newJobView(j *queue.Job) jobView {
+	v := jobView{
+		ID:        j.ID,
+		State:     j.State,
+		Attempts:  j.Attempts,
+		File:      fileView{Name: j.Filename, ContentType: j.ContentType, Bytes: j.Size},
+		CreatedAt: j.Created.UTC(),
+		Result:    j.Result,
+		Links:     map[string]string{"self": jobPath(j.ID)},
+	}
+	v.StartedAt = optionalTime(j.Started)
+	v.FinishedAt = optionalTime(j.Finished)
+	if j.Error != "" {
+		v.Error = &jobErrorView{Message: j.Error, Code: j.ErrorCode}
+	}
+	return v
+}
+
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

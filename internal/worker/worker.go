@@ -1,0 +1,297 @@
+// Package worker is asr-worker's main loop: take a job from the queue,
+// decode its audio, transcribe it and store the result, one job at a time.
+//
+// While a job runs, a lease keeper renews the job's lease in the queue.
+// When the worker is asked to stop, the current job may run on for the
+// stop budget; past it, transcription is aborted and the job handed back
+// to the queue for another worker, without spending an attempt.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asr-server/asr-server/internal/audio"
+	"github.com/asr-server/asr-server/internal/queue"
+	"github.com/asr-server/asr-server/internal/transcript"
+)
+
+// Queue is the part of the job queue a worker uses.
+type Queue interface {
+	Register(ctx context.Context, consumer string) error
+	Take(ctx context.Context, consumer string, block time.Duration) (*queue.Delivery, error)
+	Renew(ctx context.Context, d *queue.Delivery) error
+	Finish(ctx context.Context, d *queue.Delivery, r *transcript.Result) error
+	Fail(ctx context.Context, d *queue.Delivery, reason, code string,
+		retryable bool) (queue.Result, error)
+	Release(ctx context.Context, d *queue.Delivery) error
+}
+
+// TranscribeFunc turns 16 kHz mono samples into a transcript, calling
+// progress with a percentage now and then. It must return promptly once
+// ctx is done.
+type TranscribeFunc func(ctx context.Context, samples []float32,
+	progress func(percent int)) (transcript.Result, error)
+
+// DecodeFunc turns an uploaded file into 16 kHz mono samples.
+type DecodeFunc func(ctx context.Context, data []byte) ([]float32, error)
+
+// Notifier tells the service manager about the worker's state; every
+// method may be a no-op.
+type Notifier interface {
+	Ready()
+	Status(text string)
+	Stopping()
+}
+
+// Options configure a Worker.
+type Options struct {
+	// Name identifies the worker in the queue and in logs.
+	Name string
+	// Lease is the queue's lease; the worker renews at a third of it.
+	Lease time.Duration
+	// StopTimeout is how long a job may run on after a stop request.
+	StopTimeout time.Duration
+	// PollInterval bounds how long one wait for a job blocks, and so how
+	// quickly an idle worker notices a stop request.
+	PollInterval time.Duration
+	// Permanent reports whether a transcription error is the input's
+	// fault, so that retrying cannot help. Decoding errors always are.
+	Permanent func(error) bool
+}
+
+// Worker runs jobs from a queue.
+type Worker struct {
+	q          Queue
+	decode     DecodeFunc
+	transcribe TranscribeFunc
+	notify     Notifier
+	log        *slog.Logger
+	opts       Options
+
+	done int // jobs finished; owned by Run's goroutine
+}
+
+// New returns a Worker.
+func New(q Queue, decode DecodeFunc, transcribe TranscribeFunc, notify Notifier,
+	log *slog.Logger, opts Options) *Worker {
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.Permanent == nil {
+		opts.Permanent = func(error) bool { return false }
+	}
+	return &Worker{q: q, decode: decode, transcribe: transcribe, notify: notify,
+		log: log.With("instance", opts.Name), opts: opts}
+}
+
+// errStopBudget cancels a job that could not finish within the stop budget.
+var errStopBudget = errors.New("worker: stop budget exceeded")
+
+// Run registers the worker and processes jobs until ctx is done. It
+// returns nil after a clean stop: the current job, if any, was finished
+// or handed back.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.register(ctx); err != nil {
+		return err
+	}
+	w.notify.Ready()
+	w.setIdle()
+	w.log.Info("worker ready")
+	var backoff retryBackoff
+	for ctx.Err() == nil {
+		d, err := w.q.Take(ctx, w.opts.Name, w.opts.PollInterval)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			backoff.fail(w.log, "taking a job failed", err)
+			sleep(ctx, backoff.delay())
+			continue
+		}
+		backoff.recovered(w.log, "queue reachable again")
+		if d == nil {
+			continue
+		}
+		w.process(ctx, d)
+		w.setIdle()
+	}
+	w.notify.Stopping()
+	w.log.Info("worker stopped", "jobs_done", w.done)
+	return nil
+}
+
+// register retries until the queue accepts the worker or ctx ends.
+func (w *Worker) register(ctx context.Context) error {
+	var backoff retryBackoff
+	for {
+		err := w.q.Register(ctx, w.opts.Name)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("worker: register %s: %w", w.opts.Name, err)
+		}
+		w.notify.Status("waiting for Redis: " + err.Error())
+		backoff.fail(w.log, "registering with the queue failed", err)
+		sleep(ctx, backoff.delay())
+	}
+}
+
+func (w *Worker) setIdle() {
+	w.notify.Status(fmt.Sprintf("idle; %d jobs done", w.done))
+}
+
+// process runs one delivery to its end: finished, failed, handed back, or
+// abandoned because another worker took it over.
+func (w *Worker) process(stop context.Context, d *queue.Delivery) {
+	log := w.log.With("job_id", d.Job.ID, "attempt", d.Attempt)
+	w.notify.Status(fmt.Sprintf("job %s attempt %d; %d jobs done", d.Job.ID, d.Attempt, w.done))
+	log.Info("job started", "bytes", len(d.Audio))
+	start := time.Now()
+
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	keeperDone := make(chan struct{})
+	go func() {
+		defer close(keeperDone)
+		w.keepLease(stop, ctx, cancel, d, log)
+	}()
+	res, err := w.run(ctx, d)
+	cancel(nil)
+	<-keeperDone
+
+	w.settle(d, log, res, err, context.Cause(ctx), time.Since(start))
+}
+
+// run decodes and transcribes; the returned error says which step failed.
+func (w *Worker) run(ctx context.Context, d *queue.Delivery) (*transcript.Result, error) {
+	samples, err := w.decode(ctx, d.Audio)
+	if err != nil {
+		return nil, &stepError{step: "decode", err: err, permanent: ctx.Err() == nil}
+	}
+	res, err := w.transcribe(ctx, samples, func(int) {})
+	if err != nil {
+		permanent := ctx.Err() == nil && w.opts.Permanent(err)
+		return nil, &stepError{step: "transcribe", err: err, permanent: permanent}
+	}
+	return &res, nil
+}
+
+// stepError is a failed step of a job.
+type stepError struct {
+	step      string
+	err       error
+	permanent bool
+}
+
+func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+// code classifies a failure for clients.
+func (e *stepError) code() string {
+	switch {
+	case e.step == "decode" && errors.Is(e.err, audio.ErrUnsupported):
+		return "unsupported_format"
+	case e.step == "decode" && errors.Is(e.err, audio.ErrTooLong):
+		return "audio_too_long"
+	case e.step == "decode":
+		return "invalid_audio"
+	case e.permanent:
+		return "invalid_audio"
+	default:
+		return "transcription_failed"
+	}
+}
+
+// keepLease renews d's lease until job ends. It cancels the job when the
+// lease is lost, or when a stop was requested and the budget ran out.
+func (w *Worker) keepLease(stop, job context.Context, cancel context.CancelCauseFunc,
+	d *queue.Delivery, log *slog.Logger) {
+	tick := time.NewTicker(w.opts.Lease / 3)
+	defer tick.Stop()
+	stopRequested := stop.Done()
+	var budget <-chan time.Time
+	for {
+		select {
+		case <-job.Done():
+			return
+		case <-stopRequested:
+			stopRequested = nil
+			log.Info("stop requested; finishing the current job",
+				"budget_s", w.opts.StopTimeout.Seconds())
+			timer := time.NewTimer(w.opts.StopTimeout)
+			defer timer.Stop()
+			budget = timer.C
+		case <-budget:
+			cancel(errStopBudget)
+			return
+		case <-tick.C:
+			err := w.q.Renew(job, d)
+			if errors.Is(err, queue.ErrLost) {
+				cancel(queue.ErrLost)
+				return
+			}
+			if err != nil && job.Err() == nil {
+				log.Warn("renewing the lease failed", "err", err)
+			}
+		}
+	}
+}
+
+// settle records the outcome of a job in the queue.
+func (w *Worker) settle(d *queue.Delivery, log *slog.Logger, res *transcript.Result,
+	err, cause error, elapsed time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), w.opts.Lease)
+	defer cancel()
+	switch {
+	case errors.Is(cause, queue.ErrLost):
+		log.Warn("job taken over by another worker; result dropped")
+	case errors.Is(cause, errStopBudget):
+		w.retry(ctx, log, "hand back", func() error { return w.q.Release(ctx, d) })
+		log.Info("job handed back to the queue")
+	case err == nil:
+		if w.retry(ctx, log, "store result", func() error { return w.q.Finish(ctx, d, res) }) {
+			w.done++
+			log.Info("job succeeded", "audio_s", res.Duration,
+				"elapsed_s", elapsed.Seconds(), "rtf", elapsed.Seconds()/res.Duration,
+				"segments", len(res.Segments))
+		}
+	default:
+		var se *stepError
+		errors.As(err, &se)
+		var outcome queue.Result
+		w.retry(ctx, log, "record failure", func() error {
+			var ferr error
+			outcome, ferr = w.q.Fail(ctx, d, err.Error(), se.code(), !se.permanent)
+			return ferr
+		})
+		log.Warn("job attempt failed", "err", err, "outcome", string(outcome))
+	}
+}
+
+// retry runs op until it succeeds, the lease is lost or ctx ends; it
+// reports whether op succeeded.
+func (w *Worker) retry(ctx context.Context, log *slog.Logger, what string,
+	op func() error) bool {
+	var backoff retryBackoff
+	for {
+		err := op()
+		switch {
+		case err == nil:
+			return true
+		case errors.Is(err, queue.ErrLost):
+			log.Warn("job taken over by another worker", "op", what)
+			return false
+		case ctx.Err() != nil:
+			log.Error("giving up on the queue; the job's lease will expire and "+
+				"another worker will run it", "op", what, "err", err)
+			return false
+		}
+		backoff.fail(log, what+" failed", err)
+		sleep(ctx, backoff.delay())
+	}
+}

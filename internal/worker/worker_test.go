@@ -1,0 +1,156 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asr-server/asr-server/internal/audio"
+	"github.com/asr-server/asr-server/internal/queue"
+	"github.com/asr-server/asr-server/internal/redistest"
+	"github.com/asr-server/asr-server/internal/transcript"
+)
+
+type nopNotifier struct{}
+
+func (nopNotifier) Ready()        {}
+func (nopNotifier) Status(string) {}
+func (nopNotifier) Stopping()     {}
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func newQueue(t *testing.T, lease time.Duration) *queue.Store {
+	t.Helper()
+	srv := redistest.StartT(t, redistest.Options{})
+	rdb, err := queue.Dial(srv.URL, time.Second, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	return queue.New(rdb, queue.Options{Prefix: "w", Lease: lease, MaxAttempts: 3,
+		MaxQueued: 100, ResultTTL: time.Minute})
+}
+
+func fixedDecode(ctx context.Context, data []byte) ([]float32, error) {
+	if string(data) == "bad" {
+		return nil, fmt.Errorf("%w: broken header", audio.ErrMalformed)
+	}
+	return make([]float32, 16000), nil
+}
+
+// runWorker runs w until the returned stop function is called.
+func runWorker(t *testing.T, w *Worker) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	return func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("worker did not stop")
+		}
+	}
+}
+
+func waitFinal(t *testing.T, q *queue.Store, id string) *queue.Job {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		j, err := q.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State.Final() {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still %s", id, j.State)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestLongJobKeepsItsLease(t *testing.T) {
+	const lease = 300 * time.Millisecond
+	q := newQueue(t, lease)
+	var calls sync.Map
+	transcribe := func(ctx context.Context, s []float32, _ func(int)) (transcript.Result, error) {
+		calls.Store(time.Now(), true)
+		select {
+		case <-time.After(4 * lease):
+		case <-ctx.Done():
+			return transcript.Result{}, ctx.Err()
+		}
+		return transcript.Result{Text: "done", Duration: 1}, nil
+	}
+	w := New(q, fixedDecode, transcribe, nopNotifier{}, discard,
+		Options{Name: "busy", Lease: lease, StopTimeout: time.Minute,
+			PollInterval: 50 * time.Millisecond})
+	stop := runWorker(t, w)
+	defer stop()
+
+	job, err := q.Submit(context.Background(), queue.Spec{Audio: []byte("ok")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second consumer polls for work the whole time; a renewed lease
+	// must never let it take the running job.
+	for {
+		j, _ := q.Get(context.Background(), job.ID)
+		if j.State.Final() {
+			break
+		}
+		if d, err := q.Take(context.Background(), "thief", 20*time.Millisecond); err != nil ||
+			d != nil {
+			t.Fatalf("second consumer got %+v, %v", d, err)
+		}
+	}
+	j := waitFinal(t, q, job.ID)
+	if j.State != queue.Succeeded || j.Attempts != 1 || j.Result.Text != "done" {
+		t.Fatalf("job: %+v", j)
+	}
+	n := 0
+	calls.Range(func(any, any) bool { n++; return true })
+	if n != 1 {
+		t.Fatalf("transcribed %d times, want once", n)
+	}
+}
+
+func TestFailureClassification(t *testing.T) {
+	q := newQueue(t, 5*time.Second)
+	errFlaky := errors.New("engine hiccup")
+	errInput := errors.New("audio too short")
+	transcribe := func(ctx context.Context, s []float32, _ func(int)) (transcript.Result, error) {
+		return transcript.Result{}, errFlaky
+	}
+	w := New(q, fixedDecode, transcribe, nopNotifier{}, discard,
+		Options{Name: "w", Lease: 5 * time.Second, StopTimeout: time.Minute,
+			PollInterval: 50 * time.Millisecond,
+			Permanent:    func(err error) bool { return errors.Is(err, errInput) }})
+	stop := runWorker(t, w)
+	defer stop()
+
+	bad, _ := q.Submit(context.Background(), queue.Spec{Audio: []byte("bad")})
+	flaky, _ := q.Submit(context.Background(), queue.Spec{Audio: []byte("ok")})
+	wantReason := "decode: " + fmt.Errorf("%w: broken header", audio.ErrMalformed).Error()
+	j := waitFinal(t, q, bad.ID)
+	if j.State != queue.Failed || j.Attempts != 1 || j.ErrorCode != "invalid_audio" ||
+		j.Error != wantReason {
+		t.Errorf("bad audio: %+v", j)
+	}
+	j = waitFinal(t, q, flaky.ID)
+	if j.State != queue.Failed || j.Attempts != 3 || j.ErrorCode != "transcription_failed" ||
+		j.Error != "transcribe: engine hiccup" {
+		t.Errorf("retryable failure: %+v", j)
+	}
+}
