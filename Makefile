@@ -11,6 +11,9 @@ BIN := bin
 CGO_SHIM := build/cgo
 TEST_TIMEOUT ?= 30m
 
+# MODEL=/path/to/ggml-model.bin makes `make run` use a real model.
+export MODEL
+
 # Debian builds ggml's CPU backend as loadable modules chosen at run time,
 # but the Go bindings ask the linker for -lggml-cpu: an empty archive
 # satisfies that flag and the real backend is loaded when the worker starts.

@@ -16,7 +16,7 @@ set -euo pipefail
 ROOT=${BUILDROOT:-/var/cache/asr-server/buildroot}
 SUITE=${BUILDROOT_SUITE:-testing}
 PACKAGES=(
-	ca-certificates curl dbus ffmpeg g++ gcc golang-go libc6-dev libwhisper-dev
+	ca-certificates curl dbus ffmpeg g++ gcc golang-go libc6-dev libwhisper-dev make
 	pkg-config redis-server sox systemd systemd-sysv
 )
 STAMP=.asr-buildroot-packages
@@ -101,6 +101,13 @@ run() {
 		args+=(--bind-ro="$shared:$shared")
 		mkdir -p "$ROOT$shared"
 	fi
+	# A model named by MODEL is made visible at the same path.
+	if [[ -n ${MODEL:-} && -f $MODEL ]]; then
+		local model_dir
+		model_dir=$(cd "$(dirname "$MODEL")" && pwd -P)
+		args+=(--bind-ro="$model_dir:$model_dir" --setenv=MODEL="$model_dir/$(basename "$MODEL")")
+		mkdir -p "$ROOT$model_dir"
+	fi
 	# A read-only root cannot grow mount points: make them beforehand.
 	mkdir -p "$ROOT$here" "$ROOT/root/go/pkg/mod" "$ROOT/root/.cache/go-build"
 	# The root's Go does not read the host's go env file: pass its settings.
@@ -112,7 +119,10 @@ run() {
 	for var in CI ASR_TEST_VERBOSE TESTFLAGS; do
 		[[ -n ${!var:-} ]] && args+=(--setenv="$var=${!var}")
 	done
-	exec systemd-nspawn "${args[@]}" "$@"
+	# nspawn cannot clear its propagation directory when the host's /run is
+	# not a tmpfs, and says so on every exit; that line is noise here.
+	exec systemd-nspawn "${args[@]}" "$@" \
+		2> >(grep -v --line-buffered 'nspawn/propagate' >&2)
 }
 
 case ${1:-} in

@@ -225,7 +225,8 @@ func isNoGroup(err error) bool {
 
 // startFirst starts the first of msgs that is still a live job; stale
 // entries are removed by the start script.
-func (s *Store) startFirst(ctx context.Context, consumer string, msgs []redis.XMessage) (*Delivery, error) {
+func (s *Store) startFirst(ctx context.Context, consumer string,
+	msgs []redis.XMessage) (*Delivery, error) {
 	for _, m := range msgs {
 		id, _ := m.Values["job"].(string)
 		if !ValidID(id) {

@@ -1,0 +1,91 @@
+// Command asr-api is asr-server's HTTP API: it accepts audio, queues
+// transcription jobs in Redis and serves their state and results.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/asr-server/asr-server/internal/api"
+	"github.com/asr-server/asr-server/internal/config"
+	"github.com/asr-server/asr-server/internal/logging"
+	"github.com/asr-server/asr-server/internal/queue"
+	"github.com/asr-server/asr-server/internal/sdnotify"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "asr-api:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := flag.NewFlagSet("asr-api", flag.ExitOnError)
+	loadConfig := config.FromFlags(fs)
+	fs.Parse(os.Args[1:])
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	log, err := logging.New(os.Stderr, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return err
+	}
+	rdb, err := queue.Dial(cfg.Redis.URL, cfg.Redis.DialTimeout.D(), cfg.Redis.OpTimeout.D())
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	store := queue.New(rdb, queue.Options{
+		Prefix:      cfg.Redis.Prefix,
+		Lease:       cfg.Queue.Lease.D(),
+		MaxAttempts: cfg.Queue.MaxAttempts,
+		MaxQueued:   cfg.Queue.MaxQueued,
+		ResultTTL:   cfg.Queue.ResultTTL.D(),
+	})
+	srv := &http.Server{
+		Handler: api.New(store, log, api.Options{
+			MaxUploadBytes: cfg.API.MaxUploadBytes,
+			OpTimeout:      cfg.Redis.OpTimeout.D(),
+		}),
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.API.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.API.Listen, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	// Shutdown order: stop accepting, let requests in flight finish within
+	// the shutdown timeout, then close the Redis client (deferred above).
+	notify := sdnotify.New(log)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("asr-api listening", "addr", ln.Addr().String(), "redis", cfg.Redis.URL)
+	notify.Ready()
+	notify.Status("listening on " + ln.Addr().String())
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	notify.Stopping()
+	log.Info("asr-api stopping")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(),
+		cfg.API.ShutdownTimeout.D())
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+// Command asr-worker loads a whisper model once, then takes transcription
+// jobs from the Redis queue one at a time until it is stopped.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/asr-server/asr-server/internal/audio"
+	"github.com/asr-server/asr-server/internal/config"
+	"github.com/asr-server/asr-server/internal/engine"
+	"github.com/asr-server/asr-server/internal/logging"
+	"github.com/asr-server/asr-server/internal/queue"
+	"github.com/asr-server/asr-server/internal/sdnotify"
+	"github.com/asr-server/asr-server/internal/transcript"
+	"github.com/asr-server/asr-server/internal/worker"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "asr-worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := flag.NewFlagSet("asr-worker", flag.ExitOnError)
+	loadConfig := config.FromFlags(fs)
+	instance := fs.String("instance", "", "worker `name` in Redis and logs "+
+		"(overrides worker.instance)")
+	fs.Parse(os.Args[1:])
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	log, err := logging.New(os.Stderr, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return err
+	}
+	name := instanceName(*instance, cfg.Worker.Instance)
+	log = log.With("instance", name)
+
+	// Stop requests that arrive while the model loads end the process
+	// once loading is done.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	notify := sdnotify.New(log)
+	notify.Status("loading model " + cfg.Worker.Model)
+	eng, err := engine.Load(cfg.Worker.Model, log.With("component", "whisper"))
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	if err := eng.CheckLanguage(cfg.Worker.Language); err != nil {
+		return &config.Error{File: *configPath(fs), Key: "worker.language", Err: err}
+	}
+	log.Info("model loaded", "model", cfg.Worker.Model,
+		"multilingual", eng.Info().Multilingual)
+
+	rdb, err := queue.Dial(cfg.Redis.URL, cfg.Redis.DialTimeout.D(), cfg.Redis.OpTimeout.D())
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	store := queue.New(rdb, queue.Options{
+		Prefix:      cfg.Redis.Prefix,
+		Lease:       cfg.Queue.Lease.D(),
+		MaxAttempts: cfg.Queue.MaxAttempts,
+		MaxQueued:   cfg.Queue.MaxQueued,
+		ResultTTL:   cfg.Queue.ResultTTL.D(),
+	})
+
+	decodeOpts := audio.Options{FFmpeg: cfg.Worker.FFmpeg, MaxSeconds: cfg.Worker.MaxAudioSeconds}
+	decode := func(ctx context.Context, data []byte) ([]float32, error) {
+		return audio.Decode(ctx, data, decodeOpts)
+	}
+	params := engine.Params{Language: cfg.Worker.Language, Threads: cfg.Worker.ThreadCount()}
+	transcribe := func(ctx context.Context, samples []float32,
+		progress func(int)) (transcript.Result, error) {
+		return eng.Transcribe(ctx, samples, params, progress)
+	}
+	w := worker.New(store, decode, transcribe, notify, log, worker.Options{
+		Name:        name,
+		Lease:       cfg.Queue.Lease.D(),
+		StopTimeout: cfg.Worker.StopTimeout.D(),
+		Permanent: func(err error) bool {
+			return errors.Is(err, engine.ErrAudioTooShort) ||
+				errors.Is(err, engine.ErrLanguage)
+		},
+	})
+	return w.Run(ctx)
+}
+
+// configPath returns the value of the -config flag.
+func configPath(fs *flag.FlagSet) *string {
+	v := fs.Lookup("config").Value.String()
+	return &v
+}
+
+// instanceName picks the worker's identity: the flag, then the config,
+// then host name and process id.
+func instanceName(flagValue, configured string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if configured != "" {
+		return configured
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "worker"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}

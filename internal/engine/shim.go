@@ -1,0 +1,103 @@
+//go:build linux && cgo
+
+package engine
+
+/*
+#cgo LDFLAGS: -lwhisper -lggml -lggml-base
+#include <stdbool.h>
+#include <stdlib.h>
+#include <whisper.h>
+#include <ggml.h>
+#include <ggml-backend.h>
+
+extern void asrLogLine(int level, char *text);
+
+static void asr_log(enum ggml_log_level level, const char *text, void *user_data) {
+	(void)user_data;
+	asrLogLine((int)level, (char *)text);
+}
+
+// Sends whisper.cpp's and ggml's log lines to asrLogLine. whisper.cpp hands
+// its own callback to ggml again when it creates a context, so both end up
+// here.
+static void asr_log_install(void) {
+	ggml_log_set(asr_log, NULL);
+	whisper_log_set(asr_log, NULL);
+}
+
+static void asr_load_backends(void) {
+	ggml_backend_load_all();
+}
+
+static bool asr_abort_requested(void *flag) {
+	return __atomic_load_n((int *)flag, __ATOMIC_RELAXED) != 0;
+}
+
+static void asr_flag_set(int *flag, int v) {
+	__atomic_store_n(flag, v, __ATOMIC_RELAXED);
+}
+
+// Makes ggml stop computing a graph once *flag is non-zero.
+static void asr_params_set_abort(void *params, int *flag) {
+	struct whisper_full_params *p = params;
+	p->abort_callback = asr_abort_requested;
+	p->abort_callback_user_data = flag;
+}
+*/
+import "C"
+
+import (
+	"sync"
+	"unsafe"
+
+	whisper "github.com/ggerganov/whisper.cpp/bindings/go"
+)
+
+var initOnce sync.Once
+
+// initBackends routes the native libraries' logs and loads ggml's compute
+// backends, once per process. Debian builds the CPU backend as loadable
+// modules that whisper.cpp does not load by itself: without this,
+// whisper_init aborts the process with GGML_ASSERT(device).
+func initBackends() {
+	initOnce.Do(func() {
+		C.asr_log_install()
+		C.asr_load_backends()
+	})
+}
+
+// langID returns whisper.cpp's id of a language code ("de") or English
+// name ("german"), or -1 if it knows no such language. Unlike
+// whisper_lang_id it logs nothing for an unknown one.
+func langID(name string) int {
+	for id := range int(C.whisper_lang_max_id()) + 1 {
+		if C.GoString(C.whisper_lang_str(C.int(id))) == name ||
+			C.GoString(C.whisper_lang_str_full(C.int(id))) == name {
+			return id
+		}
+	}
+	return -1
+}
+
+// abortFlag is a C int that whisper.cpp's compute threads poll; setting it
+// stops the running encoder or decoder graph.
+type abortFlag struct{ p *C.int }
+
+func newAbortFlag() abortFlag {
+	return abortFlag{p: (*C.int)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int(0)))))}
+}
+
+func (f abortFlag) set(v bool) {
+	n := C.int(0)
+	if v {
+		n = 1
+	}
+	C.asr_flag_set(f.p, n)
+}
+
+func (f abortFlag) free() { C.free(unsafe.Pointer(f.p)) }
+
+// attach makes params poll the flag.
+func (f abortFlag) attach(params *whisper.Params) {
+	C.asr_params_set_abort(unsafe.Pointer(params), f.p)
+}

@@ -1,0 +1,172 @@
+//go:build linux && cgo
+
+package engine
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	whisper "github.com/ggerganov/whisper.cpp/bindings/go"
+
+	"github.com/asr-server/asr-server/internal/transcript"
+)
+
+// Params tune one transcription.
+type Params struct {
+	// Language is a code such as "en" or "de" (an English name such as
+	// "german" works too), or "auto" or "" to detect it. English-only
+	// models accept only "en" and "auto".
+	Language string
+	// Threads is the number of CPU threads; 0 means runtime.NumCPU().
+	Threads int
+	// Translate makes a multilingual model write English whatever the
+	// language spoken. English-only models ignore it.
+	Translate bool
+}
+
+// fullMu serialises whisper_full across the process: the Go bindings keep
+// their callbacks in package-level maps without a lock, so two
+// transcriptions running at once, even on different engines, could crash
+// the process.
+var fullMu sync.Mutex
+
+// Transcribe transcribes mono 16 kHz samples. progress, if not nil, is
+// called with whisper.cpp's progress in percent (0 to 99) as each 30 s
+// window starts, and with 100 when done.
+//
+// Cancelling ctx stops whisper.cpp within one graph computation, and
+// Transcribe then returns an error wrapping ctx.Err(). Audio of fewer than
+// MinSamples samples yields ErrAudioTooShort; a language the model cannot
+// transcribe yields ErrLanguage.
+func (e *Engine) Transcribe(ctx context.Context, samples []float32, p Params,
+	progress func(percent int)) (transcript.Result, error) {
+	duration := float64(len(samples)) / SampleRate
+	if err := ctx.Err(); err != nil {
+		return transcript.Result{}, fmt.Errorf("engine: transcribe: %w", err)
+	}
+	if len(samples) < MinSamples {
+		return transcript.Result{}, fmt.Errorf("%w: %.2f s of audio, need at least %.2f s",
+			ErrAudioTooShort, duration, float64(MinSamples)/SampleRate)
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ctx == nil {
+		return transcript.Result{}, ErrClosed
+	}
+	params, err := e.params(p)
+	if err != nil {
+		return transcript.Result{}, err
+	}
+
+	fullMu.Lock()
+	defer fullMu.Unlock()
+
+	// Cancellation: ctx's end raises the abort flag, which ggml polls while
+	// computing; the encoder-begin callback also refuses to start a window.
+	e.abort.set(false)
+	stopped := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		e.abort.set(true)
+		close(stopped)
+	})
+	var onProgress func(int)
+	if progress != nil {
+		// whisper.cpp computes progress from the position of its window,
+		// which passes 100 % when the last window reaches past the end.
+		onProgress = func(percent int) { progress(min(max(percent, 0), 99)) }
+	}
+	started := time.Now()
+	err = e.ctx.Whisper_full(params, samples,
+		func() bool { return ctx.Err() == nil }, nil, onProgress)
+	if !stop() {
+		<-stopped
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return transcript.Result{}, fmt.Errorf("engine: transcribe: %w", ctxErr)
+	}
+	if err != nil {
+		return transcript.Result{}, fmt.Errorf("%w: whisper_full: %w", ErrInference, err)
+	}
+
+	res := buildResult(e.segments(), duration)
+	res.Language = whisper.Whisper_lang_str(e.ctx.Whisper_full_lang_id())
+	res.Model = e.info.Name
+	e.logger.Debug("transcribed", "audio_s", duration, "segments", len(res.Segments),
+		"language", res.Language, "elapsed", time.Since(started))
+	if progress != nil {
+		progress(100)
+	}
+	return res, nil
+}
+
+// params builds whisper.cpp's parameters for p.
+func (e *Engine) params(p Params) (whisper.Params, error) {
+	lang, err := e.language(p.Language)
+	if err != nil {
+		return whisper.Params{}, err
+	}
+	threads := p.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	params := e.ctx.Whisper_full_default_params(whisper.SAMPLING_GREEDY)
+	params.SetThreads(threads)
+	params.SetTranslate(p.Translate && e.info.Multilingual)
+	if err := params.SetLanguage(lang); err != nil {
+		return whisper.Params{}, fmt.Errorf("%w: %q: %w", ErrLanguage, p.Language, err)
+	}
+	params.SetPrintProgress(false)
+	params.SetPrintRealtime(false)
+	params.SetPrintTimestamps(false)
+	params.SetPrintSpecial(false)
+	e.abort.attach(&params)
+	return params, nil
+}
+
+// CheckLanguage reports whether the model can transcribe the given
+// language (a code, an English name, or "auto"); the error wraps
+// ErrLanguage.
+func (e *Engine) CheckLanguage(language string) error {
+	_, err := e.language(language)
+	return err
+}
+
+// language returns whisper.cpp's id for the requested language, or -1 to
+// detect it.
+func (e *Engine) language(requested string) (int, error) {
+	code := strings.ToLower(strings.TrimSpace(requested))
+	if !e.info.Multilingual {
+		if code == "" || code == "auto" || code == "en" || code == "english" {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("%w: %q: model %s is English-only",
+			ErrLanguage, requested, e.info.Name)
+	}
+	if code == "" || code == "auto" {
+		return -1, nil
+	}
+	id := langID(code)
+	if id < 0 {
+		return 0, fmt.Errorf("%w: %q", ErrLanguage, requested)
+	}
+	return id, nil
+}
+
+// segments reads the segments of the last whisper_full.
+func (e *Engine) segments() []rawSegment {
+	n := e.ctx.Whisper_full_n_segments()
+	raw := make([]rawSegment, n)
+	for i := range raw {
+		raw[i] = rawSegment{
+			t0:   e.ctx.Whisper_full_get_segment_t0(i),
+			t1:   e.ctx.Whisper_full_get_segment_t1(i),
+			text: e.ctx.Whisper_full_get_segment_text(i),
+		}
+	}
+	return raw
+}
