@@ -15,8 +15,7 @@ import (
 	"syscall"
 
 	"github.com/asr-server/asr-server/internal/api"
-	"github.com/asr-server/asr-server/internal/config"
-	"github.com/asr-server/asr-server/internal/logging"
+	"github.com/asr-server/asr-server/internal/daemon"
 	"github.com/asr-server/asr-server/internal/queue"
 	"github.com/asr-server/asr-server/internal/sdnotify"
 )
@@ -29,31 +28,14 @@ func main() {
 }
 
 func run() error {
-	fs := flag.NewFlagSet("asr-api", flag.ExitOnError)
-	loadConfig := config.FromFlags(fs)
-	fs.Parse(os.Args[1:])
-	cfg, err := loadConfig()
+	env, err := daemon.Start(flag.NewFlagSet("asr-api", flag.ExitOnError), os.Args[1:])
 	if err != nil {
 		return err
 	}
-	log, err := logging.New(os.Stderr, cfg.Log.Level, cfg.Log.Format)
-	if err != nil {
-		return err
-	}
-	rdb, err := queue.Dial(cfg.Redis.URL, cfg.Redis.DialTimeout.D(), cfg.Redis.OpTimeout.D())
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	store := queue.New(rdb, queue.Options{
-		Prefix:      cfg.Redis.Prefix,
-		Lease:       cfg.Queue.Lease.D(),
-		MaxAttempts: cfg.Queue.MaxAttempts,
-		MaxQueued:   cfg.Queue.MaxQueued,
-		ResultTTL:   cfg.Queue.ResultTTL.D(),
-	})
+	defer env.Close()
+	cfg, log := env.Config, env.Log
 	srv := &http.Server{
-		Handler: api.New(store, log, api.Options{
+		Handler: api.New(env.Store, log, api.Options{
 			MaxUploadBytes: cfg.API.MaxUploadBytes,
 			OpTimeout:      cfg.Redis.OpTimeout.D(),
 		}),
@@ -71,7 +53,8 @@ func run() error {
 	notify := sdnotify.New(log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("asr-api listening", "addr", ln.Addr().String(), "redis", cfg.Redis.URL)
+	log.Info("asr-api listening", "addr", ln.Addr().String(),
+		"redis", queue.RedactURL(cfg.Redis.URL))
 	notify.Ready()
 	notify.Status("listening on " + ln.Addr().String())
 	select {

@@ -13,9 +13,8 @@ import (
 
 	"github.com/asr-server/asr-server/internal/audio"
 	"github.com/asr-server/asr-server/internal/config"
+	"github.com/asr-server/asr-server/internal/daemon"
 	"github.com/asr-server/asr-server/internal/engine"
-	"github.com/asr-server/asr-server/internal/logging"
-	"github.com/asr-server/asr-server/internal/queue"
 	"github.com/asr-server/asr-server/internal/sdnotify"
 	"github.com/asr-server/asr-server/internal/transcript"
 	"github.com/asr-server/asr-server/internal/worker"
@@ -30,23 +29,19 @@ func main() {
 
 func run() error {
 	fs := flag.NewFlagSet("asr-worker", flag.ExitOnError)
-	loadConfig := config.FromFlags(fs)
 	instance := fs.String("instance", "", "worker `name` in Redis and logs "+
 		"(overrides worker.instance)")
-	fs.Parse(os.Args[1:])
-	cfg, err := loadConfig()
+	env, err := daemon.Start(fs, os.Args[1:])
 	if err != nil {
 		return err
 	}
-	log, err := logging.New(os.Stderr, cfg.Log.Level, cfg.Log.Format)
-	if err != nil {
-		return err
-	}
+	defer env.Close()
+	cfg := env.Config
 	name := instanceName(*instance, cfg.Worker.Instance)
-	log = log.With("instance", name)
+	log := env.Log.With("instance", name)
 
-	// Stop requests that arrive while the model loads end the process
-	// once loading is done.
+	// A stop request that arrives while the model loads ends the worker
+	// right after loading, before it takes any job.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	notify := sdnotify.New(log)
@@ -57,23 +52,10 @@ func run() error {
 	}
 	defer eng.Close()
 	if err := eng.CheckLanguage(cfg.Worker.Language); err != nil {
-		return &config.Error{File: *configPath(fs), Key: "worker.language", Err: err}
+		return &config.Error{File: env.ConfigPath, Key: "worker.language", Err: err}
 	}
 	log.Info("model loaded", "model", cfg.Worker.Model,
 		"multilingual", eng.Info().Multilingual)
-
-	rdb, err := queue.Dial(cfg.Redis.URL, cfg.Redis.DialTimeout.D(), cfg.Redis.OpTimeout.D())
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	store := queue.New(rdb, queue.Options{
-		Prefix:      cfg.Redis.Prefix,
-		Lease:       cfg.Queue.Lease.D(),
-		MaxAttempts: cfg.Queue.MaxAttempts,
-		MaxQueued:   cfg.Queue.MaxQueued,
-		ResultTTL:   cfg.Queue.ResultTTL.D(),
-	})
 
 	decodeOpts := audio.Options{FFmpeg: cfg.Worker.FFmpeg, MaxSeconds: cfg.Worker.MaxAudioSeconds}
 	decode := func(ctx context.Context, data []byte) ([]float32, error) {
@@ -84,7 +66,7 @@ func run() error {
 		progress func(int)) (transcript.Result, error) {
 		return eng.Transcribe(ctx, samples, params, progress)
 	}
-	w := worker.New(store, decode, transcribe, notify, log, worker.Options{
+	w := worker.New(env.Store, decode, transcribe, notify, log, worker.Options{
 		Name:        name,
 		Lease:       cfg.Queue.Lease.D(),
 		StopTimeout: cfg.Worker.StopTimeout.D(),
@@ -94,12 +76,6 @@ func run() error {
 		},
 	})
 	return w.Run(ctx)
-}
-
-// configPath returns the value of the -config flag.
-func configPath(fs *flag.FlagSet) *string {
-	v := fs.Lookup("config").Value.String()
-	return &v
 }
 
 // instanceName picks the worker's identity: the flag, then the config,

@@ -10,7 +10,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,15 +21,7 @@ import (
 var redisURL string
 
 func TestMain(m *testing.M) {
-	srv, err := redistest.Start(redistest.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	redisURL = srv.URL
-	code := m.Run()
-	srv.Stop()
-	os.Exit(code)
+	redistest.Main(m, func(url string) { redisURL = url })
 }
 
 // wav returns a valid 16 kHz mono 16-bit WAV file of n silent samples.

@@ -155,8 +155,9 @@ func (d *daemon) wait(t *testing.T, within time.Duration) int {
 
 var prefixes int
 
-// writeConfig writes a config for one test, with its own key prefix.
-func writeConfig(t *testing.T, extra string) string {
+// writeConfig writes a config for one test, with its own key prefix, the
+// given model and extra lines for the [worker] section.
+func writeConfig(t *testing.T, model, workerExtra string) string {
 	t.Helper()
 	prefixes++
 	path := filepath.Join(t.TempDir(), "config.toml")
@@ -166,12 +167,13 @@ url = %q
 prefix = "e2e%d"
 [api]
 listen = "127.0.0.1:0"
+[queue]
+lease = "2s"
 [worker]
 model = %q
 threads = 2
-[queue]
-lease = "2s"
-%s`, redisURL, prefixes, modelPath, extra)
+%s
+`, redisURL, prefixes, model, workerExtra)
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +303,7 @@ func splits(text string) bool {
 }
 
 func TestTranscribesRealSpeech(t *testing.T) {
-	config := writeConfig(t, "")
+	config := writeConfig(t, modelPath, "")
 	api := startAPI(t, config)
 
 	// With no worker running, the API still accepts the job.
@@ -365,7 +367,7 @@ func tone(rate int, seconds float64) []int16 {
 }
 
 func TestBadInputIsRefusedAndNothingElseIsLost(t *testing.T) {
-	config := writeConfig(t, "")
+	config := writeConfig(t, modelPath, "")
 	api := startAPI(t, config)
 	worker := startDaemon(t, "asr-worker", config, "-instance", "e2e-bad")
 
@@ -441,35 +443,31 @@ func longSpeech(t *testing.T, times int) []byte {
 	return wavFile(16000, samples)
 }
 
-func TestStopFinishesTheCurrentJob(t *testing.T) {
-	config := writeConfig(t, "")
-	api := startAPI(t, config)
-	worker := startDaemon(t, "asr-worker", config, "-instance", "e2e-finish")
-	id := submitJob(t, api, "long.wav", longSpeech(t, 30))
+// stopMidJob starts the API and a worker with config, submits a long job
+// and sends the worker SIGTERM while the job runs. The worker must exit 0.
+func stopMidJob(t *testing.T, config string) (api, id string, worker *daemon) {
+	t.Helper()
+	api = startAPI(t, config)
+	worker = startDaemon(t, "asr-worker", config, "-instance", "e2e-stopping")
+	id = submitJob(t, api, "long.wav", longSpeech(t, 4))
 	waitState(t, api, id, "running")
 	worker.cmd.Process.Signal(syscall.SIGTERM)
 	if code := worker.wait(t, time.Minute); code != 0 {
 		t.Fatalf("worker exit code %d after SIGTERM", code)
 	}
+	return api, id, worker
+}
+
+func TestStopFinishesTheCurrentJob(t *testing.T) {
+	api, id, _ := stopMidJob(t, writeConfig(t, modelPath, ""))
 	if j := getJob(t, api, id); j.State != "succeeded" || j.Attempts != 1 {
 		t.Fatalf("job after a graceful stop: %+v", j)
 	}
 }
 
 func TestStopPastBudgetHandsTheJobBack(t *testing.T) {
-	config := writeConfig(t, "")
-	text, _ := os.ReadFile(config)
-	text = bytes.Replace(text, []byte("threads = 2\n"),
-		[]byte("threads = 2\nstop_timeout = \"1ms\"\n"), 1)
-	os.WriteFile(config, text, 0o600)
-	api := startAPI(t, config)
-	worker := startDaemon(t, "asr-worker", config, "-instance", "e2e-handback")
-	id := submitJob(t, api, "long.wav", longSpeech(t, 30))
-	waitState(t, api, id, "running")
-	worker.cmd.Process.Signal(syscall.SIGTERM)
-	if code := worker.wait(t, time.Minute); code != 0 {
-		t.Fatalf("worker exit code %d after SIGTERM", code)
-	}
+	config := writeConfig(t, modelPath, `stop_timeout = "1ms"`)
+	api, id, worker := stopMidJob(t, config)
 	if j := getJob(t, api, id); j.State != "queued" || j.Attempts != 0 {
 		t.Fatalf("job after a stop past the budget: %+v", j)
 	}
@@ -488,10 +486,7 @@ func TestWorkerRefusesBadModel(t *testing.T) {
 	garbage := filepath.Join(dir, "garbage.bin")
 	os.WriteFile(garbage, bytes.Repeat([]byte("not a model "), 1000), 0o600)
 	for _, model := range []string{filepath.Join(dir, "absent.bin"), garbage} {
-		config := writeConfig(t, "")
-		text, _ := os.ReadFile(config)
-		text = bytes.Replace(text, []byte(modelPath), []byte(model), 1)
-		os.WriteFile(config, text, 0o600)
+		config := writeConfig(t, model, "")
 		w := startDaemon(t, "asr-worker", config)
 		if code := w.wait(t, 30*time.Second); code != 1 {
 			t.Errorf("model %s: exit code %d, want 1", model, code)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -17,15 +16,7 @@ import (
 var redisURL string
 
 func TestMain(m *testing.M) {
-	srv, err := redistest.Start(redistest.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	redisURL = srv.URL
-	code := m.Run()
-	srv.Stop()
-	os.Exit(code)
+	redistest.Main(m, func(url string) { redisURL = url })
 }
 
 var prefixes int

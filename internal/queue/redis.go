@@ -2,6 +2,7 @@ package queue
 
 import (
 	"fmt"
+	neturl "net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,4 +22,13 @@ func Dial(url string, dialTimeout, opTimeout time.Duration) (*redis.Client, erro
 	opts.ContextTimeoutEnabled = true
 	opts.MaxRetries = 1
 	return redis.NewClient(opts), nil
+}
+
+// RedactURL returns url with any password replaced, for logging.
+func RedactURL(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return u.Redacted()
 }

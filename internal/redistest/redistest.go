@@ -164,3 +164,17 @@ func Context(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// Main runs a package's tests with one private server, passing its URL to
+// setURL before the tests start, and exits with the tests' status.
+func Main(m *testing.M, setURL func(url string)) {
+	srv, err := Start(Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	setURL(srv.URL)
+	code := m.Run()
+	srv.Stop()
+	os.Exit(code)
+}

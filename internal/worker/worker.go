@@ -75,7 +75,7 @@ type Worker struct {
 	done int // jobs finished; owned by Run's goroutine
 }
 
-// New returns a Worker.
+// New returns a Worker. log should already carry the worker's name.
 func New(q Queue, decode DecodeFunc, transcribe TranscribeFunc, notify Notifier,
 	log *slog.Logger, opts Options) *Worker {
 	if opts.PollInterval <= 0 {
@@ -85,7 +85,7 @@ func New(q Queue, decode DecodeFunc, transcribe TranscribeFunc, notify Notifier,
 		opts.Permanent = func(error) bool { return false }
 	}
 	return &Worker{q: q, decode: decode, transcribe: transcribe, notify: notify,
-		log: log.With("instance", opts.Name), opts: opts}
+		log: log, opts: opts}
 }
 
 // errStopBudget cancels a job that could not finish within the stop budget.

@@ -103,6 +103,10 @@ func TestLongJobKeepsItsLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for j, _ := q.Get(context.Background(), job.ID); j.State == queue.Queued; {
+		time.Sleep(5 * time.Millisecond)
+		j, _ = q.Get(context.Background(), job.ID)
+	}
 	// A second consumer polls for work the whole time; a renewed lease
 	// must never let it take the running job.
 	for {
