@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Manages the Debian forky build root that asr-worker is built and tested in.
+# Manages the Debian build root that asr-worker is built and tested in.
 #
-# whisper.cpp is packaged in Debian forky (libwhisper-dev), not in older
-# releases, so builds that link it run inside a forky root filesystem made with
+# whisper.cpp is packaged from Debian forky on (libwhisper-dev), not in older
+# releases; the root follows the "testing" suite, which is forky today, so builds that link it run inside a forky root filesystem made with
 # debootstrap and entered with systemd-nspawn. The root lives outside the
 # checkout (BUILDROOT, default /var/cache/asr-server/buildroot) so every
 # checkout and CI run on a machine shares it; it is rebuilt when it is missing
@@ -10,6 +10,7 @@
 #
 #   buildroot.sh ensure         create or refresh the root if needed
 #   buildroot.sh run CMD ARGS   run CMD inside the root, in this checkout
+#                               (read-only root, private /tmp; e.g. "run bash")
 #   buildroot.sh path           print the root's directory
 set -euo pipefail
 
@@ -101,12 +102,22 @@ run() {
 		args+=(--bind-ro="$shared:$shared")
 		mkdir -p "$ROOT$shared"
 	fi
-	# A model named by MODEL is made visible at the same path.
-	if [[ -n ${MODEL:-} && -f $MODEL ]]; then
+	# A model named by MODEL, and the installed models, are made visible
+	# at the same paths.
+	if [[ -n ${MODEL:-} ]]; then
+		if [[ ! -f $MODEL ]]; then
+			log "MODEL=$MODEL: no such file"
+			exit 1
+		fi
 		local model_dir
 		model_dir=$(cd "$(dirname "$MODEL")" && pwd -P)
-		args+=(--bind-ro="$model_dir:$model_dir" --setenv=MODEL="$model_dir/$(basename "$MODEL")")
+		args+=(--bind-ro="$model_dir:$model_dir")
+		args+=(--setenv=MODEL="$model_dir/$(basename "$MODEL")")
 		mkdir -p "$ROOT$model_dir"
+	fi
+	if [[ -d /var/lib/asr/models ]]; then
+		args+=(--bind-ro=/var/lib/asr/models)
+		mkdir -p "$ROOT/var/lib/asr/models"
 	fi
 	# A read-only root cannot grow mount points: make them beforehand.
 	mkdir -p "$ROOT$here" "$ROOT/root/go/pkg/mod" "$ROOT/root/.cache/go-build"
@@ -116,7 +127,7 @@ run() {
 		val=$(go env "$var" 2>/dev/null || true)
 		[[ -n $val ]] && args+=(--setenv="$var=$val")
 	done
-	for var in CI ASR_TEST_VERBOSE TESTFLAGS; do
+	for var in CI TESTFLAGS; do
 		[[ -n ${!var:-} ]] && args+=(--setenv="$var=${!var}")
 	done
 	# nspawn cannot clear its propagation directory when the host's /run is

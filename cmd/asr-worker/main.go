@@ -46,7 +46,7 @@ func run() error {
 	defer stop()
 	notify := sdnotify.New(log)
 	notify.Status("loading model " + cfg.Worker.Model)
-	eng, err := engine.Load(cfg.Worker.Model, log.With("component", "whisper"))
+	eng, err := engine.Load(cfg.Worker.Model, log)
 	if err != nil {
 		return err
 	}

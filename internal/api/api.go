@@ -43,15 +43,10 @@ type Server struct {
 func New(store Store, log *slog.Logger, opts Options) *Server {
 	s := &Server{store: store, log: log, opts: opts}
 	r := chi.NewRouter()
-	r.Use(s.recoverer, s.logRequests)
+	r.Use(s.recoverer, s.logRequests, jsonMethodNotAllowed)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Type: typeNotFound,
 			Code: "route_not_found", Message: "no such endpoint: " + r.URL.Path})
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Type: typeInvalidRequest,
-			Code:    "method_not_allowed",
-			Message: "method " + r.Method + " is not allowed on " + r.URL.Path})
 	})
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
@@ -78,17 +73,18 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.Warn("not ready", "err", err)
-		writeError(w, unavailable(err))
+		writeError(w, unavailable())
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// unavailable turns a store failure into a 503 that asks to retry.
-func unavailable(err error) *apiError {
+// unavailable turns a store failure into a 503 that asks to retry. The
+// cause stays in the server's log: clients need not see internal addresses.
+func unavailable() *apiError {
 	return &apiError{Status: http.StatusServiceUnavailable, Type: typeUnavailable,
 		Code: "queue_unavailable", RetryAfter: 2,
-		Message: "the job store is unavailable, retry shortly: " + err.Error()}
+		Message: "the job store is unavailable; retry shortly"}
 }
 
 // storeError maps an error of the store to a response.
@@ -102,7 +98,7 @@ func storeError(err error) *apiError {
 			Code: "queue_full", RetryAfter: 5,
 			Message: "the queue is full; retry later"}
 	default:
-		return unavailable(err)
+		return unavailable()
 	}
 }
 
@@ -144,4 +140,36 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// jsonMethodNotAllowed gives the router's 405 answers, which carry the
+// Allow header, the JSON error body every other error has.
+func jsonMethodNotAllowed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&notAllowedWriter{ResponseWriter: w, r: r}, r)
+	})
+}
+
+type notAllowedWriter struct {
+	http.ResponseWriter
+	r        *http.Request
+	replaced bool
+}
+
+func (w *notAllowedWriter) WriteHeader(status int) {
+	if status == http.StatusMethodNotAllowed && w.Header().Get("Content-Type") == "" {
+		w.replaced = true
+		writeError(w.ResponseWriter, &apiError{Status: status, Type: typeInvalidRequest,
+			Code:    "method_not_allowed",
+			Message: "method " + w.r.Method + " is not allowed on " + w.r.URL.Path})
+		return
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *notAllowedWriter) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
 }

@@ -240,8 +240,8 @@ func TestNotFound(t *testing.T) {
 	}
 	checkError(t, resp, data, "route_not_found", "")
 	resp, data = do(t, "PUT", srv.URL+"/v1/jobs", "", nil)
-	if resp.StatusCode != 405 {
-		t.Fatalf("status %d", resp.StatusCode)
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" {
+		t.Fatalf("status %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
 	}
 	checkError(t, resp, data, "method_not_allowed", "")
 }
@@ -269,6 +269,9 @@ func TestRedisDownIs503Quickly(t *testing.T) {
 			t.Fatalf("%s %s: status %d: %s", c.method, c.path, resp.StatusCode, data)
 		}
 		checkError(t, resp, data, "queue_unavailable", "")
+		if strings.Contains(string(data), "redis.sock") {
+			t.Errorf("503 reveals the Redis address: %s", data)
+		}
 		if took := time.Since(start); took > 5*time.Second {
 			t.Errorf("%s %s took %v with Redis down", c.method, c.path, took)
 		}

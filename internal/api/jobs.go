@@ -47,6 +47,9 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	job, err := s.store.Get(ctx, chi.URLParam(r, "id"))
 	if err != nil {
+		if !errors.Is(err, queue.ErrNotFound) {
+			s.log.Warn("get job failed", "err", err)
+		}
 		writeError(w, storeError(err))
 		return
 	}

@@ -26,7 +26,8 @@ stop_timeout = "45s"
 [queue]
 lease = "7s"
 `)
-	cfg, err := Load(path, false, []string{"ASR_REDIS_URL=unix:///run/r.sock", "PATH=/bin"})
+	cfg, err := Load(path, false, []string{"ASR_REDIS_URL=unix:///run/r.sock", "PATH=/bin",
+		"ASR_OTHER_THING=ignored"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +60,8 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 			"ASR_WORKER_THREADS"},
 		{"bad env duration", "", []string{"ASR_QUEUE_LEASE=1x"}, "queue.lease",
 			"invalid duration"},
+		{"unknown env key", "", []string{"ASR_WORKER_THREAD=2"}, "worker.thread",
+			"unknown key (from environment ASR_WORKER_THREAD)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,9 +29,11 @@ func applyEnv(cfg *Config, environ []string) error {
 		return nil
 	}
 	root := reflect.ValueOf(cfg).Elem()
+	var sections []string
 	for i := 0; i < root.NumField(); i++ {
 		section := root.Field(i)
 		sname := root.Type().Field(i).Tag.Get("toml")
+		sections = append(sections, sname)
 		for j := 0; j < section.NumField(); j++ {
 			key := sname + "." + section.Type().Field(j).Tag.Get("toml")
 			name := EnvName(key)
@@ -39,8 +41,19 @@ func applyEnv(cfg *Config, environ []string) error {
 			if !ok {
 				continue
 			}
+			delete(env, name)
 			if err := setValue(section.Field(j), val); err != nil {
 				return &Error{Key: key, Err: fmt.Errorf("from environment %s: %w", name, err)}
+			}
+		}
+	}
+	// What is left names no key; within a known section it is a typo.
+	for name := range env {
+		for _, sname := range sections {
+			if rest, ok := strings.CutPrefix(name, EnvName(sname)+"_"); ok {
+				key := sname + "." + strings.ToLower(rest)
+				return &Error{Key: key, Err: fmt.Errorf("%w (from environment %s)",
+					ErrUnknownKey, name)}
 			}
 		}
 	}

@@ -42,6 +42,12 @@ func Start(fs *flag.FlagSet, args []string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	path := fs.Lookup("config").Value.String()
+	if _, err := os.Stat(path); err != nil {
+		log.Info("no configuration file; using defaults and the environment", "path", path)
+	}
+	// go-redis has one process-wide logger; a daemon has one logger too.
+	redis.SetLogger(redisLog{log})
 	rdb, err := queue.Dial(cfg.Redis.URL, cfg.Redis.DialTimeout.D(), cfg.Redis.OpTimeout.D())
 	if err != nil {
 		return nil, &config.Error{Key: "redis.url", Err: err}
@@ -55,7 +61,7 @@ func Start(fs *flag.FlagSet, args []string) (*Env, error) {
 	})
 	return &Env{
 		Config:     cfg,
-		ConfigPath: fs.Lookup("config").Value.String(),
+		ConfigPath: path,
 		Log:        log,
 		Store:      store,
 		rdb:        rdb,

@@ -171,7 +171,7 @@ listen = "127.0.0.1:0"
 lease = "2s"
 [worker]
 model = %q
-threads = 2
+threads = 1
 %s
 `, redisURL, prefixes, model, workerExtra)
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
@@ -452,14 +452,14 @@ func stopMidJob(t *testing.T, config string) (api, id string, worker *daemon) {
 	id = submitJob(t, api, "long.wav", longSpeech(t, 4))
 	waitState(t, api, id, "running")
 	worker.cmd.Process.Signal(syscall.SIGTERM)
-	if code := worker.wait(t, time.Minute); code != 0 {
+	if code := worker.wait(t, 5*time.Minute); code != 0 {
 		t.Fatalf("worker exit code %d after SIGTERM", code)
 	}
 	return api, id, worker
 }
 
 func TestStopFinishesTheCurrentJob(t *testing.T) {
-	api, id, _ := stopMidJob(t, writeConfig(t, modelPath, ""))
+	api, id, _ := stopMidJob(t, writeConfig(t, modelPath, `stop_timeout = "4m"`))
 	if j := getJob(t, api, id); j.State != "succeeded" || j.Attempts != 1 {
 		t.Fatalf("job after a graceful stop: %+v", j)
 	}
