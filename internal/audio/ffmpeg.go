@@ -18,6 +18,25 @@ import (
 // stderrKeep is how much of ffmpeg's error output is kept.
 const stderrKeep = 8 << 10
 
+// demuxers names ffmpeg's demuxer for each sniffed format. ffmpeg is
+// always told the format: left to guess, it may read the upload as a
+// playlist or manifest (HLS, DASH, concat) that makes it open other files.
+var demuxers = map[Format]string{
+	FormatWAV:  "wav",
+	FormatMP3:  "mp3",
+	FormatAAC:  "aac",
+	FormatOgg:  "ogg",
+	FormatFLAC: "flac",
+	FormatMP4:  "mov",
+	FormatWebM: "matroska",
+	FormatAIFF: "aiff",
+	FormatCAF:  "caf",
+	FormatAU:   "au",
+	FormatAMR:  "amr",
+	FormatASF:  "asf",
+	FormatAVI:  "avi",
+}
+
 // runFFmpeg decodes data with ffmpeg to mono float32 at SampleRate. what
 // names the input in error messages.
 func runFFmpeg(ctx context.Context, data []byte, format Format, what string,
@@ -31,7 +50,11 @@ func runFFmpeg(ctx context.Context, data []byte, format Format, what string,
 		return nil, fmt.Errorf("%w: %s needs ffmpeg, which is not installed on this server; "+
 			"install ffmpeg to decode it", ErrUnsupported, what)
 	}
-	input := "pipe:0"
+	demuxer, ok := demuxers[format]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotAudio, what)
+	}
+	input, protocol := "pipe:0", "pipe"
 	var stdin io.Reader = bytes.NewReader(data)
 	if format == FormatMP4 {
 		// An MP4 file often keeps its index (the moov box) after the
@@ -41,7 +64,7 @@ func runFFmpeg(ctx context.Context, data []byte, format Format, what string,
 			return nil, err
 		}
 		defer os.Remove(name)
-		input, stdin = name, nil
+		input, protocol, stdin = name, "file", nil
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -49,8 +72,9 @@ func runFFmpeg(ctx context.Context, data []byte, format Format, what string,
 	// ffmpeg's own downmix weighs each channel by its position (0.707 for
 	// each side of stereo); rematrix_maxval 1 scales the weights to sum to
 	// one, which for stereo is the plain average that Downmix computes.
+	// The protocol whitelist lets ffmpeg open nothing but its one input.
 	cmd := exec.CommandContext(ctx, path, "-nostdin", "-hide_banner", "-loglevel", "error",
-		"-i", input, "-vn", "-sn", "-dn", "-f", "f32le", "-ac", "1", "-rematrix_maxval", "1",
+		"-protocol_whitelist", protocol, "-f", demuxer, "-i", input, "-vn", "-sn", "-dn", "-f", "f32le", "-ac", "1", "-rematrix_maxval", "1",
 		"-ar", strconv.Itoa(SampleRate), "pipe:1")
 	cmd.Stdin = stdin
 	cmd.Env = append(os.Environ(), "AV_LOG_FORCE_NOCOLOR=1")

@@ -108,3 +108,31 @@ func TestDecodeFFmpegRejects(t *testing.T) {
 		})
 	}
 }
+
+// An upload that passes for MP4 but is a DASH manifest must not make
+// ffmpeg read a file named in it.
+func TestFFmpegReadsOnlyTheUpload(t *testing.T) {
+	needTool(t, "ffmpeg")
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret.m4a")
+	conv := exec.Command("ffmpeg", "-loglevel", "error", "-i", jfkWAV(t), "-c:a", "aac", secret)
+	if out, err := conv.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	manifest := `<!--ftypjp2 -->
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static"
+ profiles="urn:mpeg:dash:profile:isoff-on-demand:2011"
+ mediaPresentationDuration="PT11S" minBufferTime="PT1S">
+ <Period><AdaptationSet mimeType="audio/mp4">
+  <Representation id="a" bandwidth="128000"><BaseURL>file://` + secret + `</BaseURL>
+  </Representation></AdaptationSet></Period></MPD>
+`
+	if f, _ := Sniff([]byte(manifest)); f != FormatMP4 {
+		t.Fatalf("Sniff = %v; the manifest no longer passes for MP4, rework this test", f)
+	}
+	out, err := Decode(context.Background(), []byte(manifest), Options{})
+	if err == nil {
+		t.Fatalf("decoded %d samples from a manifest naming another file", len(out))
+	}
+	checkSentinel(t, err, ErrMalformed)
+}
