@@ -13,11 +13,21 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/asr-server/asr-server/internal/api"
+	"github.com/asr-server/asr-server/internal/config"
 	"github.com/asr-server/asr-server/internal/daemon"
 	"github.com/asr-server/asr-server/internal/queue"
 	"github.com/asr-server/asr-server/internal/sdnotify"
+)
+
+// Connection limits that need no configuration: a client has this long to
+// send its request headers, and an idle keep-alive connection is closed
+// after idleTimeout.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
 )
 
 func main() {
@@ -39,11 +49,14 @@ func run() error {
 			MaxUploadBytes: cfg.API.MaxUploadBytes,
 			OpTimeout:      cfg.Redis.OpTimeout.D(),
 		}),
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       cfg.API.ReadTimeout.D(),
+		IdleTimeout:       idleTimeout,
 	}
 	ln, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.API.Listen, err)
+		return &config.Error{File: env.ConfigPath, Key: "api.listen", Err: err}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -68,7 +81,11 @@ func run() error {
 		cfg.API.ShutdownTimeout.D())
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+		// Requests still open have not been answered with a job, so
+		// closing them loses nothing that was accepted.
+		log.Warn("requests still open at the end of the shutdown timeout; closing them",
+			"err", err)
+		srv.Close()
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"syscall"
 
@@ -57,6 +58,10 @@ func run() error {
 	log.Info("model loaded", "model", cfg.Worker.Model,
 		"multilingual", eng.Info().Multilingual)
 
+	if _, err := exec.LookPath(cfg.Worker.FFmpeg); err != nil {
+		log.Warn("ffmpeg not found: only WAV uploads can be transcribed; "+
+			"other formats fail with unsupported_format", "ffmpeg", cfg.Worker.FFmpeg)
+	}
 	decodeOpts := audio.Options{FFmpeg: cfg.Worker.FFmpeg, MaxSeconds: cfg.Worker.MaxAudioSeconds}
 	decode := func(ctx context.Context, data []byte) ([]float32, error) {
 		return audio.Decode(ctx, data, decodeOpts)

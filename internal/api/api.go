@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/asr-server/asr-server/internal/queue"
 )
@@ -43,7 +44,7 @@ type Server struct {
 func New(store Store, log *slog.Logger, opts Options) *Server {
 	s := &Server{store: store, log: log, opts: opts}
 	r := chi.NewRouter()
-	r.Use(s.recoverer, s.logRequests, jsonMethodNotAllowed)
+	r.Use(s.recoverer, s.logRequests, jsonMethodNotAllowed, middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Type: typeNotFound,
 			Code: "route_not_found", Message: "no such endpoint: " + r.URL.Path})

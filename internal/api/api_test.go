@@ -281,3 +281,54 @@ func TestRedisDownIs503Quickly(t *testing.T) {
 		t.Errorf("healthz with Redis down: %d", resp.StatusCode)
 	}
 }
+
+func TestCleanFilename(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"speech.wav", "speech.wav"},
+		{"/home/me/speech.wav", "speech.wav"},
+		{`C:\Users\me\speech.wav`, "speech.wav"},
+		{`..\..\win.ini`, "win.ini"},
+		{"..", ""},
+		{"a\x00b\r\nc.wav", "abc.wav"},
+		{"\xff\xfebad.wav", "bad.wav"},
+		{strings.Repeat("é", 200), strings.Repeat("é", 127)},
+	}
+	for _, tt := range tests {
+		if got := cleanFilename(tt.in); got != tt.want {
+			t.Errorf("cleanFilename(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestDeclaredLengthOverLimitIsRefusedUnread(t *testing.T) {
+	srv, _ := newTestServer(t, redisURL, 4096)
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/jobs", strings.NewReader("RIFF"))
+	req.Header.Set("Content-Type", "audio/wav")
+	req.ContentLength = 1 << 30
+	req.Header.Set("Expect", "100-continue")
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 10 * time.Second}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d: %s", resp.StatusCode, data)
+	}
+	checkError(t, resp, data, "file_too_large", "file")
+}
+
+func TestHeadOnHealth(t *testing.T) {
+	srv, _ := newTestServer(t, redisURL, 4096)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Head(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("HEAD %s: %d", path, resp.StatusCode)
+		}
+	}
+}

@@ -9,7 +9,9 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"path"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -59,15 +61,26 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 // readUpload reads and checks the uploaded audio.
 func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (queue.Spec, *apiError) {
 	max := s.opts.MaxUploadBytes
-	r.Body = http.MaxBytesReader(w, r.Body, max+multipartSlack)
-	var spec queue.Spec
 	mediaType, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	multipartForm := mediaType == "multipart/form-data"
+	limit := max
+	if multipartForm {
+		limit += multipartSlack
+	}
+	// A declared length over the limit is refused before any of the body
+	// is read (and before a client waiting on "Expect: 100-continue" sends).
+	if r.ContentLength > limit {
+		return queue.Spec{}, tooLarge(max)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	hint := r.ContentLength
+	var spec queue.Spec
 	var aerr *apiError
-	if mediaType == "multipart/form-data" {
-		spec, aerr = readMultipart(r.Body, params["boundary"], max)
+	if multipartForm {
+		spec, aerr = readMultipart(r.Body, params["boundary"], max, hint)
 	} else {
 		spec.ContentType = mediaType
-		spec.Audio, aerr = readLimited(r.Body, max)
+		spec.Audio, aerr = readLimited(r.Body, max, hint)
 	}
 	if aerr != nil {
 		return spec, aerr
@@ -86,8 +99,10 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (queue.Spec,
 	return spec, nil
 }
 
-// readMultipart finds the "file" part of a multipart form.
-func readMultipart(body io.Reader, boundary string, max int64) (queue.Spec, *apiError) {
+// readMultipart finds the "file" part of a multipart form; hint is the
+// body's declared length, or -1.
+func readMultipart(body io.Reader, boundary string, max, hint int64) (queue.Spec,
+	*apiError) {
 	var spec queue.Spec
 	if boundary == "" {
 		return spec, badRequest("invalid_multipart", "", "multipart body without a boundary")
@@ -106,20 +121,21 @@ func readMultipart(body io.Reader, boundary string, max int64) (queue.Spec, *api
 			part.Close()
 			continue
 		}
-		spec.Filename = path.Base(part.FileName())
-		if spec.Filename == "." || spec.Filename == "/" {
-			spec.Filename = ""
-		}
+		spec.Filename = cleanFilename(part.FileName())
 		spec.ContentType = part.Header.Get("Content-Type")
 		var aerr *apiError
-		spec.Audio, aerr = readLimited(part, max)
+		spec.Audio, aerr = readLimited(part, max, hint)
 		return spec, aerr
 	}
 }
 
-// readLimited reads r whole, failing with 413 past max bytes.
-func readLimited(r io.Reader, max int64) ([]byte, *apiError) {
+// readLimited reads r whole, failing with 413 past max bytes. A positive
+// hint, the expected size, saves growing the buffer step by step.
+func readLimited(r io.Reader, max, hint int64) ([]byte, *apiError) {
 	var buf bytes.Buffer
+	if hint > 0 {
+		buf.Grow(int(min(hint, max+1)))
+	}
 	n, err := io.Copy(&buf, io.LimitReader(r, max+1))
 	if err != nil {
 		return nil, bodyError(err, max)
@@ -142,6 +158,32 @@ func tooLarge(max int64) *apiError {
 	return &apiError{Status: http.StatusRequestEntityTooLarge, Type: typeInvalidRequest,
 		Code: "file_too_large", Param: optional("file"),
 		Message: fmt.Sprintf("the audio file exceeds the limit of %d bytes", max)}
+}
+
+// maxFilenameBytes bounds the stored name of an uploaded file.
+const maxFilenameBytes = 255
+
+// cleanFilename keeps the last element of a client's file name (clients
+// may send a whole path, with either kind of slash), without control
+// characters and at most maxFilenameBytes long.
+func cleanFilename(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, name)
+	for len(name) > maxFilenameBytes {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	if name == "." || name == ".." {
+		return ""
+	}
+	return name
 }
 
 func jobPath(id string) string { return "/v1/jobs/" + id }

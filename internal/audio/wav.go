@@ -16,8 +16,11 @@ const (
 )
 
 // Limits beyond which a fmt chunk is taken for garbage rather than audio.
+// The lowest rate also bounds how much audio a small upload can declare:
+// at 2 Hz, 28 KB would claim two hours.
 const (
 	maxChannels = 256
+	minWAVRate  = 1000
 	maxWAVRate  = 1_000_000
 )
 
@@ -249,9 +252,9 @@ func parseFmt(b []byte) (*wavFormat, error) {
 		return nil, fmt.Errorf("%w: WAV header declares 0 channels", ErrMalformed)
 	case f.channels > maxChannels:
 		return nil, fmt.Errorf("%w: WAV header declares %d channels", ErrMalformed, f.channels)
-	case f.rate == 0 || f.rate > maxWAVRate:
-		return nil, fmt.Errorf("%w: WAV header declares a sample rate of %d Hz",
-			ErrMalformed, f.rate)
+	case f.rate < minWAVRate || f.rate > maxWAVRate:
+		return nil, fmt.Errorf("%w: WAV header declares a sample rate of %d Hz "+
+			"(%d to %d Hz accepted)", ErrMalformed, f.rate, minWAVRate, maxWAVRate)
 	}
 	if tag == tagExtensible {
 		var err error

@@ -213,6 +213,8 @@ func TestParseWAVErrors(t *testing.T) {
 		{"0 channels", withFmt(fmtBody(tagPCM, 0, 16000, 16)), ErrMalformed},
 		{"300 channels", withFmt(fmtBody(tagPCM, 300, 16000, 16)), ErrMalformed},
 		{"0 Hz", withFmt(fmtBody(tagPCM, 1, 0, 16)), ErrMalformed},
+		{"2 Hz, a small file claiming hours", withFmt(fmtBody(tagPCM, 1, 2, 16)), ErrMalformed},
+		{"999 Hz", withFmt(fmtBody(tagPCM, 1, 999, 16)), ErrMalformed},
 		{"4 GHz", withFmt(fmtBody(tagPCM, 1, 4e9, 16)), ErrMalformed},
 		{"block align mismatch", withFmt(badAlign), ErrMalformed},
 		{"0 bits", withFmt(fmtBody(tagPCM, 1, 16000, 0)), ErrUnsupported},

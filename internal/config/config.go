@@ -51,9 +51,15 @@ type API struct {
 	Listen string `toml:"listen"`
 	// MaxUploadBytes bounds the size of one uploaded audio file.
 	MaxUploadBytes int64 `toml:"max_upload_bytes"`
+	// ReadTimeout bounds reading one whole request, upload included.
+	ReadTimeout Duration `toml:"read_timeout"`
 	// ShutdownTimeout is how long in-flight requests may take on stop.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 }
+
+// MaxUploadLimit is the largest allowed api.max_upload_bytes: Redis keeps
+// an upload as one string, and refuses strings over 512 MiB.
+const MaxUploadLimit = 512 << 20
 
 // Worker configures asr-worker.
 type Worker struct {
@@ -108,6 +114,7 @@ func Defaults() Config {
 		API: API{
 			Listen:          "127.0.0.1:8080",
 			MaxUploadBytes:  100 << 20,
+			ReadTimeout:     Duration(10 * time.Minute),
 			ShutdownTimeout: Duration(10 * time.Second),
 		},
 		Worker: Worker{
@@ -171,13 +178,18 @@ func Load(path string, allowMissing bool, environ []string) (Config, error) {
 	default:
 		return Config{}, &Error{File: path, Err: err}
 	}
-	if err := applyEnv(&cfg, environ); err != nil {
+	fromEnv, err := applyEnv(&cfg, environ)
+	if err != nil {
 		return Config{}, err
 	}
 	if err := cfg.validate(); err != nil {
 		var ce *Error
 		if errors.As(err, &ce) {
-			ce.File = path
+			if name, ok := fromEnv[ce.Key]; ok {
+				ce.Err = fmt.Errorf("%w (from environment %s)", ce.Err, name)
+			} else {
+				ce.File = path
+			}
 		}
 		return Config{}, err
 	}
@@ -225,7 +237,9 @@ func (c Config) validate() error {
 		{"redis.dial_timeout", c.Redis.DialTimeout <= 0, "must be positive"},
 		{"redis.op_timeout", c.Redis.OpTimeout <= 0, "must be positive"},
 		{"api.listen", c.API.Listen == "", "must not be empty"},
-		{"api.max_upload_bytes", c.API.MaxUploadBytes <= 0, "must be positive"},
+		{"api.max_upload_bytes", c.API.MaxUploadBytes <= 0 ||
+			c.API.MaxUploadBytes > MaxUploadLimit, "must be from 1 to 536870912 (512 MiB)"},
+		{"api.read_timeout", c.API.ReadTimeout < Duration(time.Second), "must be at least 1s"},
 		{"api.shutdown_timeout", c.API.ShutdownTimeout <= 0, "must be positive"},
 		{"worker.model", c.Worker.Model == "", "must not be empty"},
 		{"worker.threads", c.Worker.Threads < 0, "must be 0 (one per CPU) or more"},
@@ -234,6 +248,9 @@ func (c Config) validate() error {
 		{"worker.max_audio_seconds", c.Worker.MaxAudioSeconds <= 0, "must be positive"},
 		{"worker.ffmpeg", c.Worker.FFmpeg == "", "must not be empty"},
 		{"queue.lease", c.Queue.Lease < Duration(time.Second), "must be at least 1s"},
+		{"queue.lease", c.Queue.Lease < 3*c.Redis.OpTimeout,
+			"must be at least 3 times redis.op_timeout, as a lease is renewed every third " +
+				"of it and a renewal may take up to redis.op_timeout"},
 		{"queue.max_attempts", c.Queue.MaxAttempts < 1, "must be at least 1"},
 		{"queue.max_queued", c.Queue.MaxQueued < 1, "must be at least 1"},
 		{"queue.result_ttl", c.Queue.ResultTTL < Duration(time.Second), "must be at least 1s"},

@@ -24,7 +24,7 @@ func TestLoadOverridesDefaults(t *testing.T) {
 threads = 3
 stop_timeout = "45s"
 [queue]
-lease = "7s"
+lease = "9s"
 `)
 	cfg, err := Load(path, false, []string{"ASR_REDIS_URL=unix:///run/r.sock", "PATH=/bin",
 		"ASR_OTHER_THING=ignored"})
@@ -34,7 +34,7 @@ lease = "7s"
 	want := Defaults()
 	want.Worker.Threads = 3
 	want.Worker.StopTimeout = Duration(45 * time.Second)
-	want.Queue.Lease = Duration(7 * time.Second)
+	want.Queue.Lease = Duration(9 * time.Second)
 	want.Redis.URL = "unix:///run/r.sock"
 	if cfg != want {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)
@@ -60,6 +60,12 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 			"ASR_WORKER_THREADS"},
 		{"bad env duration", "", []string{"ASR_QUEUE_LEASE=1x"}, "queue.lease",
 			"invalid duration"},
+		{"bad env value", "", []string{"ASR_LOG_LEVEL=verbose"}, "log.level",
+			"(from environment ASR_LOG_LEVEL)"},
+		{"upload limit over Redis' string limit", "[api]\nmax_upload_bytes = 9223372036854775807\n",
+			nil, "api.max_upload_bytes", "512 MiB"},
+		{"lease shorter than three op timeouts", "[queue]\nlease = \"5s\"\n", nil,
+			"queue.lease", "3 times redis.op_timeout"},
 		{"unknown env key", "", []string{"ASR_WORKER_THREAD=2"}, "worker.thread",
 			"unknown key (from environment ASR_WORKER_THREAD)"},
 	}

@@ -17,16 +17,18 @@ func EnvName(key string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
-// applyEnv sets every key for which environ holds an override.
-func applyEnv(cfg *Config, environ []string) error {
+// applyEnv sets every key for which environ holds an override. It returns
+// the keys it set, each with the variable that set it.
+func applyEnv(cfg *Config, environ []string) (map[string]string, error) {
 	env := make(map[string]string, len(environ))
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
 			env[k] = v
 		}
 	}
+	set := make(map[string]string)
 	if len(env) == 0 {
-		return nil
+		return set, nil
 	}
 	root := reflect.ValueOf(cfg).Elem()
 	var sections []string
@@ -42,8 +44,10 @@ func applyEnv(cfg *Config, environ []string) error {
 				continue
 			}
 			delete(env, name)
+			set[key] = name
 			if err := setValue(section.Field(j), val); err != nil {
-				return &Error{Key: key, Err: fmt.Errorf("from environment %s: %w", name, err)}
+				return nil, &Error{Key: key,
+					Err: fmt.Errorf("from environment %s: %w", name, err)}
 			}
 		}
 	}
@@ -52,12 +56,12 @@ func applyEnv(cfg *Config, environ []string) error {
 		for _, sname := range sections {
 			if rest, ok := strings.CutPrefix(name, EnvName(sname)+"_"); ok {
 				key := sname + "." + strings.ToLower(rest)
-				return &Error{Key: key, Err: fmt.Errorf("%w (from environment %s)",
+				return nil, &Error{Key: key, Err: fmt.Errorf("%w (from environment %s)",
 					ErrUnknownKey, name)}
 			}
 		}
 	}
-	return nil
+	return set, nil
 }
 
 func setValue(field reflect.Value, val string) error {

@@ -38,11 +38,11 @@ func Start(fs *flag.FlagSet, args []string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	path := fs.Lookup("config").Value.String()
 	log, err := logging.New(os.Stderr, cfg.Log.Level, cfg.Log.Format)
 	if err != nil {
 		return nil, err
 	}
-	path := fs.Lookup("config").Value.String()
 	if _, err := os.Stat(path); err != nil {
 		log.Info("no configuration file; using defaults and the environment", "path", path)
 	}
@@ -50,7 +50,7 @@ func Start(fs *flag.FlagSet, args []string) (*Env, error) {
 	redis.SetLogger(redisLog{log})
 	rdb, err := queue.Dial(cfg.Redis.URL, cfg.Redis.DialTimeout.D(), cfg.Redis.OpTimeout.D())
 	if err != nil {
-		return nil, &config.Error{Key: "redis.url", Err: err}
+		return nil, &config.Error{File: path, Key: "redis.url", Err: err}
 	}
 	store := queue.New(rdb, queue.Options{
 		Prefix:      cfg.Redis.Prefix,

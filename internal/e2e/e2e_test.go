@@ -165,6 +165,7 @@ func writeConfig(t *testing.T, model, workerExtra string) string {
 [redis]
 url = %q
 prefix = "e2e%d"
+op_timeout = "600ms"
 [api]
 listen = "127.0.0.1:0"
 [queue]
