@@ -75,6 +75,7 @@ func run() error {
 		Name:        name,
 		Lease:       cfg.Queue.Lease.D(),
 		StopTimeout: cfg.Worker.StopTimeout.D(),
+		JobTimeout:  cfg.Worker.JobTimeout.D(),
 		Permanent: func(err error) bool {
 			return errors.Is(err, engine.ErrAudioTooShort) ||
 				errors.Is(err, engine.ErrLanguage)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -18,8 +19,12 @@ import (
 
 // Store is the part of the job store that the API uses.
 type Store interface {
-	Submit(ctx context.Context, spec queue.Spec) (*queue.Job, error)
+	Submit(ctx context.Context, spec queue.Spec) (job *queue.Job, replayed bool, err error)
 	Get(ctx context.Context, id string) (*queue.Job, error)
+	Cancel(ctx context.Context, id string) (queue.State, error)
+	Requeue(ctx context.Context, id string) error
+	DeadLetters(ctx context.Context, limit int64) ([]*queue.Job, error)
+	Overview(ctx context.Context) (*queue.Overview, error)
 	Ping(ctx context.Context) error
 }
 
@@ -54,7 +59,11 @@ func New(store Store, log *slog.Logger, opts Options) *Server {
 	r.Route("/v1/jobs", func(r chi.Router) {
 		r.Post("/", s.submitJob)
 		r.Get("/{id}", s.getJob)
+		r.Delete("/{id}", s.cancelJob)
+		r.Post("/{id}/requeue", s.requeueJob)
 	})
+	r.Get("/v1/dead-letters", s.deadLetters)
+	r.Get("/v1/queue", s.queueOverview)
 	s.router = r
 	return s
 }
@@ -98,6 +107,13 @@ func storeError(err error) *apiError {
 		return &apiError{Status: http.StatusTooManyRequests, Type: typeRateLimit,
 			Code: "queue_full", RetryAfter: 5,
 			Message: "the queue is full; retry later"}
+	case errors.Is(err, queue.ErrFinal), errors.Is(err, queue.ErrNotFailed):
+		return &apiError{Status: http.StatusConflict, Type: typeInvalidRequest,
+			Code: "invalid_state", Message: strings.TrimPrefix(err.Error(), "queue: ")}
+	case errors.Is(err, queue.ErrAudioExpired):
+		return &apiError{Status: http.StatusGone, Type: typeInvalidRequest,
+			Code:    "audio_expired",
+			Message: "the job's audio has expired; submit the file again"}
 	default:
 		return unavailable()
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -330,5 +331,134 @@ func TestHeadOnHealth(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Errorf("HEAD %s: %d", path, resp.StatusCode)
 		}
+	}
+}
+
+func decodeJob(t *testing.T, data []byte) jobView {
+	t.Helper()
+	var v jobView
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatalf("job JSON %s: %v", data, err)
+	}
+	return v
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	srv, _ := newTestServer(t, redisURL, 1<<20)
+	post := func(key string) (*http.Response, jobView) {
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/jobs", bytes.NewReader(wav(100)))
+		req.Header.Set("Content-Type", "audio/wav")
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("status %d: %s", resp.StatusCode, data)
+		}
+		return resp, decodeJob(t, data)
+	}
+	r1, first := post("upload-1")
+	r2, again := post("upload-1")
+	if again.ID != first.ID || r1.Header.Get("Idempotent-Replayed") != "" ||
+		r2.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("ids %s %s, replayed headers %q %q", first.ID, again.ID,
+			r1.Header.Get("Idempotent-Replayed"), r2.Header.Get("Idempotent-Replayed"))
+	}
+	if _, other := post("upload-2"); other.ID == first.ID {
+		t.Fatalf("another key returned the same job")
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/jobs", bytes.NewReader(wav(100)))
+	req.Header.Set("Idempotency-Key", strings.Repeat("k", 256))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("long key: status %d", resp.StatusCode)
+	}
+	checkError(t, resp, data, "invalid_idempotency_key", "Idempotency-Key")
+}
+
+func TestCancelRequeueAndOverview(t *testing.T) {
+	srv, store := newTestServer(t, redisURL, 1<<20)
+	submitOne := func() jobView {
+		resp, data := do(t, "POST", srv.URL+"/v1/jobs", "audio/wav", bytes.NewReader(wav(100)))
+		if resp.StatusCode != 202 {
+			t.Fatalf("submit: %d %s", resp.StatusCode, data)
+		}
+		return decodeJob(t, data)
+	}
+	a, b := submitOne(), submitOne()
+	if a.Position == nil || *a.Position != 1 || b.Position == nil || *b.Position != 2 {
+		t.Fatalf("positions %v %v, want 1 and 2", a.Position, b.Position)
+	}
+
+	resp, data := do(t, "GET", srv.URL+"/v1/queue", "", nil)
+	var q queueView
+	if err := json.Unmarshal(data, &q); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("queue: %d %s", resp.StatusCode, data)
+	}
+	if q.Queued != 2 || q.Running != 0 || q.DeadLetters != 0 || q.OldestQueuedSeconds < 0 ||
+		len(q.Workers) != 0 {
+		t.Fatalf("queue overview: %s", data)
+	}
+
+	resp, data = do(t, "DELETE", srv.URL+"/v1/jobs/"+a.ID, "", nil)
+	if resp.StatusCode != 200 || decodeJob(t, data).State != queue.Canceled {
+		t.Fatalf("cancel: %d %s", resp.StatusCode, data)
+	}
+	resp, data = do(t, "DELETE", srv.URL+"/v1/jobs/"+a.ID, "", nil)
+	if resp.StatusCode != 409 {
+		t.Fatalf("second cancel: %d %s", resp.StatusCode, data)
+	}
+	checkError(t, resp, data, "invalid_state", "")
+	resp, data = do(t, "POST", srv.URL+"/v1/jobs/"+b.ID+"/requeue", "", nil)
+	if resp.StatusCode != 409 {
+		t.Fatalf("requeue of a queued job: %d %s", resp.StatusCode, data)
+	}
+	checkError(t, resp, data, "invalid_state", "")
+
+	// Fail b for good, as a worker would, then list and requeue it.
+	ctx := context.Background()
+	if err := store.Register(ctx, "w"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := store.Take(ctx, "w", 100*time.Millisecond)
+	if err != nil || d == nil || d.Job.ID != b.ID {
+		t.Fatalf("take: %v %v", d, err)
+	}
+	if _, err := store.Fail(ctx, d, "decode: bad", "invalid_audio", false); err != nil {
+		t.Fatal(err)
+	}
+	resp, data = do(t, "GET", srv.URL+"/v1/dead-letters", "", nil)
+	var dead struct{ Jobs []jobView }
+	json.Unmarshal(data, &dead)
+	if resp.StatusCode != 200 || len(dead.Jobs) != 1 || dead.Jobs[0].ID != b.ID ||
+		len(dead.Jobs[0].History) != 1 || dead.Jobs[0].History[0].Code != "invalid_audio" {
+		t.Fatalf("dead letters: %d %s", resp.StatusCode, data)
+	}
+	resp, data = do(t, "POST", srv.URL+"/v1/jobs/"+b.ID+"/requeue", "", nil)
+	if resp.StatusCode != 202 || decodeJob(t, data).State != queue.Queued {
+		t.Fatalf("requeue: %d %s", resp.StatusCode, data)
+	}
+	resp, data = do(t, "GET", srv.URL+"/v1/dead-letters?limit=0", "", nil)
+	if resp.StatusCode != 400 {
+		t.Fatalf("limit 0: %d", resp.StatusCode)
+	}
+	checkError(t, resp, data, "invalid_limit", "limit")
+	for _, c := range []struct{ method, path string }{
+		{"DELETE", "/v1/jobs/0123456789abcdef0123456789abcdef"},
+		{"POST", "/v1/jobs/0123456789abcdef0123456789abcdef/requeue"},
+	} {
+		resp, data := do(t, c.method, srv.URL+c.path, "", nil)
+		if resp.StatusCode != 404 {
+			t.Errorf("%s %s: %d", c.method, c.path, resp.StatusCode)
+		}
+		checkError(t, resp, data, "job_not_found", "")
 	}
 }

@@ -26,22 +26,77 @@ const multipartSlack = 1 << 20
 // submitJob accepts audio as a multipart form (field "file") or as the raw
 // request body, queues a job for it and answers 202 with the job.
 func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdempotencyKey {
+		writeError(w, badRequest("invalid_idempotency_key", "Idempotency-Key",
+			fmt.Sprintf("the Idempotency-Key header is longer than %d bytes",
+				maxIdempotencyKey)))
+		return
+	}
 	spec, aerr := s.readUpload(w, r)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
 	}
+	spec.IdempotencyKey = key
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.OpTimeout)
 	defer cancel()
-	job, err := s.store.Submit(ctx, spec)
+	job, replayed, err := s.store.Submit(ctx, spec)
 	if err != nil {
-		s.log.Warn("submit failed", "err", err)
+		if !errors.Is(err, queue.ErrFull) {
+			s.log.Warn("submit failed", "err", err)
+		}
 		writeError(w, storeError(err))
 		return
 	}
-	s.log.Info("job queued", "job_id", job.ID, "bytes", job.Size, "filename", job.Filename)
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	} else {
+		s.log.Info("job queued", "job_id", job.ID, "bytes", job.Size,
+			"filename", job.Filename)
+	}
 	w.Header().Set("Location", jobPath(job.ID))
 	writeJSON(w, http.StatusAccepted, newJobView(job))
+}
+
+// maxIdempotencyKey bounds the Idempotency-Key header.
+const maxIdempotencyKey = 255
+
+// cancelJob cancels a queued or running job and answers with it.
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.OpTimeout)
+	defer cancel()
+	id := chi.URLParam(r, "id")
+	prev, err := s.store.Cancel(ctx, id)
+	if err != nil {
+		writeError(w, storeError(err))
+		return
+	}
+	s.log.Info("job canceled", "job_id", id, "was", string(prev))
+	s.writeJob(ctx, w, id, http.StatusOK)
+}
+
+// requeueJob queues a failed job again.
+func (s *Server) requeueJob(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.OpTimeout)
+	defer cancel()
+	id := chi.URLParam(r, "id")
+	if err := s.store.Requeue(ctx, id); err != nil {
+		writeError(w, storeError(err))
+		return
+	}
+	s.log.Info("job queued again", "job_id", id)
+	s.writeJob(ctx, w, id, http.StatusAccepted)
+}
+
+// writeJob answers with the current state of a job.
+func (s *Server) writeJob(ctx context.Context, w http.ResponseWriter, id string, status int) {
+	job, err := s.store.Get(ctx, id)
+	if err != nil {
+		writeError(w, storeError(err))
+		return
+	}
+	writeJSON(w, status, newJobView(job))
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {

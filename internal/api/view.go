@@ -16,9 +16,21 @@ type jobView struct {
 	CreatedAt  time.Time          `json:"created_at"`
 	StartedAt  *time.Time         `json:"started_at"`
 	FinishedAt *time.Time         `json:"finished_at"`
+	Position   *int64             `json:"position,omitempty"`
+	RetryAt    *time.Time         `json:"retry_at,omitempty"`
 	Error      *jobErrorView      `json:"error"`
+	History    []attemptView      `json:"history"`
 	Result     *transcript.Result `json:"result"`
 	Links      map[string]string  `json:"links"`
+}
+
+// attemptView is one failed attempt in a job's history.
+type attemptView struct {
+	Attempt int       `json:"attempt"`
+	Worker  string    `json:"worker"`
+	Error   string    `json:"error"`
+	Code    string    `json:"code"`
+	At      time.Time `json:"at"`
 }
 
 type fileView struct {
@@ -44,6 +56,15 @@ func newJobView(j *queue.Job) jobView {
 	}
 	v.StartedAt = optionalTime(j.Started)
 	v.FinishedAt = optionalTime(j.Finished)
+	v.RetryAt = optionalTime(j.RetryAt)
+	if j.Position > 0 {
+		v.Position = &j.Position
+	}
+	v.History = make([]attemptView, len(j.History))
+	for i, a := range j.History {
+		v.History[i] = attemptView{Attempt: a.Attempt, Worker: a.Worker, Error: a.Error,
+			Code: a.Code, At: time.UnixMilli(a.AtMS).UTC()}
+	}
 	if j.Error != "" {
 		v.Error = &jobErrorView{Message: j.Error, Code: j.ErrorCode}
 	}

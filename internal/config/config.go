@@ -77,6 +77,8 @@ type Worker struct {
 	StopTimeout Duration `toml:"stop_timeout"`
 	// MaxAudioSeconds bounds the duration of one job's audio.
 	MaxAudioSeconds float64 `toml:"max_audio_seconds"`
+	// JobTimeout bounds one attempt of a job; past it the job fails.
+	JobTimeout Duration `toml:"job_timeout"`
 	// FFmpeg is the ffmpeg program used for formats other than WAV.
 	FFmpeg string `toml:"ffmpeg"`
 }
@@ -92,6 +94,12 @@ type Queue struct {
 	MaxQueued int64 `toml:"max_queued"`
 	// ResultTTL is how long finished jobs and their results are kept.
 	ResultTTL Duration `toml:"result_ttl"`
+	// RetryBackoff is the wait before a failed job's second attempt; it
+	// doubles for each further attempt, up to RetryBackoffMax.
+	RetryBackoff    Duration `toml:"retry_backoff"`
+	RetryBackoffMax Duration `toml:"retry_backoff_max"`
+	// IdempotencyTTL is how long an Idempotency-Key is remembered.
+	IdempotencyTTL Duration `toml:"idempotency_ttl"`
 }
 
 // Log configures logging.
@@ -123,13 +131,17 @@ func Defaults() Config {
 			Language:        "auto",
 			StopTimeout:     Duration(60 * time.Second),
 			MaxAudioSeconds: 4 * 3600,
+			JobTimeout:      Duration(4 * time.Hour),
 			FFmpeg:          "ffmpeg",
 		},
 		Queue: Queue{
-			Lease:       Duration(15 * time.Second),
-			MaxAttempts: 3,
-			MaxQueued:   10000,
-			ResultTTL:   Duration(24 * time.Hour),
+			Lease:           Duration(15 * time.Second),
+			MaxAttempts:     3,
+			MaxQueued:       10000,
+			ResultTTL:       Duration(24 * time.Hour),
+			RetryBackoff:    Duration(2 * time.Second),
+			RetryBackoffMax: Duration(time.Minute),
+			IdempotencyTTL:  Duration(24 * time.Hour),
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}
@@ -247,6 +259,8 @@ func (c Config) validate() error {
 		{"worker.stop_timeout", c.Worker.StopTimeout <= 0, "must be positive"},
 		{"worker.max_audio_seconds", c.Worker.MaxAudioSeconds <= 0, "must be positive"},
 		{"worker.ffmpeg", c.Worker.FFmpeg == "", "must not be empty"},
+		{"worker.job_timeout", c.Worker.JobTimeout < Duration(time.Second),
+			"must be at least 1s"},
 		{"queue.lease", c.Queue.Lease < Duration(time.Second), "must be at least 1s"},
 		{"queue.lease", c.Queue.Lease < 3*c.Redis.OpTimeout,
 			"must be at least 3 times redis.op_timeout, as a lease is renewed every third " +
@@ -254,6 +268,11 @@ func (c Config) validate() error {
 		{"queue.max_attempts", c.Queue.MaxAttempts < 1, "must be at least 1"},
 		{"queue.max_queued", c.Queue.MaxQueued < 1, "must be at least 1"},
 		{"queue.result_ttl", c.Queue.ResultTTL < Duration(time.Second), "must be at least 1s"},
+		{"queue.retry_backoff", c.Queue.RetryBackoff <= 0, "must be positive"},
+		{"queue.retry_backoff_max", c.Queue.RetryBackoffMax < c.Queue.RetryBackoff,
+			"must be at least queue.retry_backoff"},
+		{"queue.idempotency_ttl", c.Queue.IdempotencyTTL < Duration(time.Second),
+			"must be at least 1s"},
 		{"log.level", !oneOf(c.Log.Level, "debug", "info", "warn", "error"),
 			"must be debug, info, warn or error"},
 		{"log.format", !oneOf(c.Log.Format, "text", "json"), "must be text or json"},

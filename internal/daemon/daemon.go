@@ -53,11 +53,14 @@ func Start(fs *flag.FlagSet, args []string) (*Env, error) {
 		return nil, &config.Error{File: path, Key: "redis.url", Err: err}
 	}
 	store := queue.New(rdb, queue.Options{
-		Prefix:      cfg.Redis.Prefix,
-		Lease:       cfg.Queue.Lease.D(),
-		MaxAttempts: cfg.Queue.MaxAttempts,
-		MaxQueued:   cfg.Queue.MaxQueued,
-		ResultTTL:   cfg.Queue.ResultTTL.D(),
+		Prefix:          cfg.Redis.Prefix,
+		Lease:           cfg.Queue.Lease.D(),
+		MaxAttempts:     cfg.Queue.MaxAttempts,
+		MaxQueued:       cfg.Queue.MaxQueued,
+		ResultTTL:       cfg.Queue.ResultTTL.D(),
+		RetryBackoff:    cfg.Queue.RetryBackoff.D(),
+		RetryBackoffMax: cfg.Queue.RetryBackoffMax.D(),
+		IdempotencyTTL:  cfg.Queue.IdempotencyTTL.D(),
 	})
 	return &Env{
 		Config:     cfg,

@@ -33,6 +33,9 @@ type Spec struct {
 	Audio       []byte
 	Filename    string
 	ContentType string
+	// IdempotencyKey, when set, makes a repeated submit with the same key
+	// return the first job instead of queueing another.
+	IdempotencyKey string
 }
 
 // Job is the stored record of one transcription request.
@@ -52,6 +55,24 @@ type Job struct {
 	ErrorCode string
 	// Result is set once the job succeeded.
 	Result *transcript.Result
+	// History holds every failed attempt, oldest first.
+	History []Attempt
+	// RetryAt is when a job waiting after a failed attempt is queued
+	// again; zero otherwise.
+	RetryAt time.Time
+	// Position is the number of jobs ahead of a queued job plus one, or 0
+	// when the job is not waiting in the queue. It is approximate when
+	// jobs were handed back or reclaimed.
+	Position int64
+}
+
+// Attempt is one failed attempt of a job.
+type Attempt struct {
+	Attempt int    `json:"attempt"`
+	Worker  string `json:"worker"`
+	Error   string `json:"error"`
+	Code    string `json:"code"`
+	AtMS    int64  `json:"at"`
 }
 
 // newID returns a random job id.
@@ -88,6 +109,9 @@ const (
 	fErrorCode   = "error_code"
 	fResult      = "result"
 	fEntry       = "entry"
+	fSeq         = "seq"
+	fHistory     = "history"
+	fRetry       = "retry_ms"
 )
 
 func jobFromHash(id string, h map[string]string) (*Job, error) {
@@ -105,6 +129,12 @@ func jobFromHash(id string, h map[string]string) (*Job, error) {
 	j.Created = msTime(h[fCreated])
 	j.Started = msTime(h[fStarted])
 	j.Finished = msTime(h[fFinished])
+	j.RetryAt = msTime(h[fRetry])
+	if raw := h[fHistory]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &j.History); err != nil {
+			return nil, fmt.Errorf("queue: job %s: stored history: %w", id, err)
+		}
+	}
 	if r := h[fResult]; r != "" {
 		j.Result = new(transcript.Result)
 		if err := json.Unmarshal([]byte(r), j.Result); err != nil {

@@ -52,10 +52,10 @@ func newStore(t *testing.T, opts Options) (*Store, *redis.Client) {
 
 func submit(t *testing.T, s *Store, audio string) *Job {
 	t.Helper()
-	j, err := s.Submit(context.Background(),
+	j, replayed, err := s.Submit(context.Background(),
 		Spec{Audio: []byte(audio), Filename: "a.wav", ContentType: "audio/wav"})
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || replayed {
+		t.Fatalf("submit: %v (replayed %v)", err, replayed)
 	}
 	return j
 }
@@ -114,7 +114,7 @@ func TestLifecycleSucceeded(t *testing.T) {
 	if ttl := rdb.PTTL(ctx, s.jobKey(sub.ID)).Val(); ttl <= 0 || ttl > time.Hour {
 		t.Errorf("finished job TTL = %v, want within (0, 1h]", ttl)
 	}
-	if n, _ := s.Depth(ctx); n != 0 {
+	if n := rdb.XLen(ctx, s.stream()).Val(); n != 0 {
 		t.Errorf("depth after finish = %d, want 0", n)
 	}
 	if err := s.Finish(ctx, d, want); !errors.Is(err, ErrLost) {
@@ -128,7 +128,7 @@ func TestSubmitFullWritesNothing(t *testing.T) {
 	submit(t, s, "one")
 	submit(t, s, "two")
 	before := rdb.Keys(ctx, "{"+s.opts.Prefix+"}:*").Val()
-	if _, err := s.Submit(ctx, Spec{Audio: []byte("three")}); !errors.Is(err, ErrFull) {
+	if _, _, err := s.Submit(ctx, Spec{Audio: []byte("three")}); !errors.Is(err, ErrFull) {
 		t.Fatalf("third submit: %v, want ErrFull", err)
 	}
 	after := rdb.Keys(ctx, "{"+s.opts.Prefix+"}:*").Val()
@@ -193,18 +193,33 @@ func TestRenewedLeaseIsNotReclaimed(t *testing.T) {
 	}
 }
 
-func TestFailRetriesThenEnds(t *testing.T) {
+// clock is a settable time source for backoff tests.
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+func TestFailRetriesAfterBackoffThenEnds(t *testing.T) {
 	ctx := context.Background()
-	s, rdb := newStore(t, Options{MaxAttempts: 2})
+	s, rdb := newStore(t, Options{MaxAttempts: 2, RetryBackoff: time.Minute,
+		RetryBackoffMax: time.Hour})
+	c := &clock{now: time.Now()}
+	s.Now = c.Now
 	sub := submit(t, s, "x")
 	d := take(t, s, "w1")
 	res, err := s.Fail(ctx, d, "decoder hiccup", "transcription_failed", true)
-	if err != nil || res != Requeued {
+	if err != nil || res != Retrying {
 		t.Fatalf("first failure: %v %v", res, err)
 	}
-	if j := get(t, s, sub.ID); j.State != Queued || j.Attempts != 1 || j.Error != "decoder hiccup" {
-		t.Fatalf("after retryable failure: %+v", j)
+	j := get(t, s, sub.ID)
+	wait := j.RetryAt.Sub(c.now)
+	if j.State != Queued || j.Attempts != 1 || j.Error != "decoder hiccup" ||
+		wait < 48*time.Second || wait > time.Minute || j.Position != 0 {
+		t.Fatalf("after retryable failure: %+v (retry in %v)", j, wait)
 	}
+	if d := take(t, s, "w1"); d != nil {
+		t.Fatalf("job retried before its backoff ended")
+	}
+	c.now = c.now.Add(time.Minute)
 	d = take(t, s, "w1")
 	if d == nil || d.Attempt != 2 {
 		t.Fatalf("retry delivery: %+v", d)
@@ -213,12 +228,41 @@ func TestFailRetriesThenEnds(t *testing.T) {
 	if err != nil || res != EndFailed {
 		t.Fatalf("last failure: %v %v", res, err)
 	}
-	j := get(t, s, sub.ID)
+	j = get(t, s, sub.ID)
 	if j.State != Failed || j.ErrorCode != "transcription_failed" || j.Finished.IsZero() {
 		t.Fatalf("after last failure: %+v", j)
 	}
-	if rdb.Exists(ctx, s.audioKey(sub.ID)).Val() != 0 {
-		t.Errorf("audio kept after the job failed")
+	want := []Attempt{
+		{Attempt: 1, Worker: "w1", Error: "decoder hiccup", Code: "transcription_failed",
+			AtMS: c.now.Add(-time.Minute).UnixMilli()},
+		{Attempt: 2, Worker: "w1", Error: "decoder hiccup again",
+			Code: "transcription_failed", AtMS: c.now.UnixMilli()},
+	}
+	if fmt.Sprint(j.History) != fmt.Sprint(want) {
+		t.Errorf("history %+v, want %+v", j.History, want)
+	}
+	// A dead letter keeps its audio so that it can be queued again.
+	if rdb.Exists(ctx, s.audioKey(sub.ID)).Val() != 1 {
+		t.Errorf("audio of a failed job was deleted")
+	}
+	dead, err := s.DeadLetters(ctx, 10)
+	if err != nil || len(dead) != 1 || dead[0].ID != sub.ID {
+		t.Fatalf("dead letters: %v %v", dead, err)
+	}
+	if err := s.Requeue(ctx, sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	if j := get(t, s, sub.ID); j.State != Queued || j.Attempts != 0 || len(j.History) != 2 {
+		t.Fatalf("requeued job: %+v", j)
+	}
+	if dead, _ := s.DeadLetters(ctx, 10); len(dead) != 0 {
+		t.Errorf("requeued job still a dead letter")
+	}
+	if d := take(t, s, "w2"); d == nil || d.Attempt != 1 {
+		t.Fatalf("requeued job not delivered: %+v", d)
+	}
+	if err := s.Requeue(ctx, sub.ID); !errors.Is(err, ErrNotFailed) {
+		t.Errorf("requeue of a running job: %v, want ErrNotFailed", err)
 	}
 }
 
@@ -246,8 +290,14 @@ func TestLostWorkersExhaustAttempts(t *testing.T) {
 		take(t, s, "w3")
 		return get(t, s, sub.ID).State == Failed
 	})
-	if j := get(t, s, sub.ID); j.ErrorCode != "attempts_exhausted" || j.Attempts != 2 {
+	j := get(t, s, sub.ID)
+	if j.ErrorCode != "attempts_exhausted" || j.Attempts != 2 || len(j.History) != 2 {
 		t.Fatalf("job: %+v", j)
+	}
+	for i, a := range j.History {
+		if a.Attempt != i+1 || a.Code != "worker_lost" {
+			t.Errorf("history[%d] = %+v", i, a)
+		}
 	}
 }
 
@@ -291,5 +341,121 @@ func TestJobsSubmittedBeforeAnyWorkerAreDelivered(t *testing.T) {
 	}
 	if d := take(t, s, "late-worker"); d == nil || d.Job.ID != sub.ID {
 		t.Fatalf("job submitted before the group existed was not delivered: %+v", d)
+	}
+}
+
+func TestIdempotentSubmit(t *testing.T) {
+	ctx := context.Background()
+	s, rdb := newStore(t, Options{})
+	spec := Spec{Audio: []byte("x"), IdempotencyKey: "client-42/upload-7"}
+	first, replayed, err := s.Submit(ctx, spec)
+	if err != nil || replayed {
+		t.Fatalf("first submit: %v %v", replayed, err)
+	}
+	again, replayed, err := s.Submit(ctx, spec)
+	if err != nil || !replayed || again.ID != first.ID {
+		t.Fatalf("repeated submit: job %v replayed %v err %v", again, replayed, err)
+	}
+	other, replayed, err := s.Submit(ctx, Spec{Audio: []byte("x"), IdempotencyKey: "other"})
+	if err != nil || replayed || other.ID == first.ID {
+		t.Fatalf("other key: %v %v %v", other, replayed, err)
+	}
+	if n := rdb.XLen(ctx, s.stream()).Val(); n != 2 {
+		t.Errorf("depth %d, want 2", n)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	ctx := context.Background()
+	s, rdb := newStore(t, Options{})
+	queued := submit(t, s, "q")
+	running := submit(t, s, "r")
+	if prev, err := s.Cancel(ctx, queued.ID); err != nil || prev != Queued {
+		t.Fatalf("cancel queued: %v %v", prev, err)
+	}
+	d := take(t, s, "w1")
+	if d == nil || d.Job.ID != running.ID {
+		t.Fatalf("the canceled job was delivered or the other was not: %+v", d)
+	}
+	if prev, err := s.Cancel(ctx, running.ID); err != nil || prev != Running {
+		t.Fatalf("cancel running: %v %v", prev, err)
+	}
+	if err := s.Renew(ctx, d); !errors.Is(err, ErrLost) {
+		t.Errorf("renew of a canceled job: %v, want ErrLost", err)
+	}
+	if err := s.Finish(ctx, d, &transcript.Result{Text: "late"}); !errors.Is(err, ErrLost) {
+		t.Errorf("finish of a canceled job: %v, want ErrLost", err)
+	}
+	for _, id := range []string{queued.ID, running.ID} {
+		j := get(t, s, id)
+		if j.State != Canceled || j.Result != nil || j.Finished.IsZero() {
+			t.Errorf("job %s: %+v", id, j)
+		}
+		if rdb.Exists(ctx, s.audioKey(id)).Val() != 0 {
+			t.Errorf("audio of canceled job %s kept", id)
+		}
+	}
+	if _, err := s.Cancel(ctx, running.ID); !errors.Is(err, ErrFinal) {
+		t.Errorf("second cancel: %v, want ErrFinal", err)
+	}
+	if n := rdb.XLen(ctx, s.stream()).Val(); n != 0 {
+		t.Errorf("depth after cancels = %d", n)
+	}
+}
+
+func TestPositionAndOverview(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, Options{})
+	var jobs []*Job
+	for i := 0; i < 3; i++ {
+		jobs = append(jobs, submit(t, s, "x"))
+	}
+	for i, j := range jobs {
+		if got := get(t, s, j.ID).Position; got != int64(i+1) {
+			t.Errorf("job %d position %d, want %d", i, got, i+1)
+		}
+	}
+	d := take(t, s, "w1")
+	if got := get(t, s, jobs[1].ID).Position; got != 1 {
+		t.Errorf("after one start, second job position %d, want 1", got)
+	}
+	if err := s.Heartbeat(ctx, WorkerStatus{Name: "w1", Host: "h", PID: 7,
+		Job: d.Job.ID, JobsDone: 4, Started: time.UnixMilli(1000)}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.Overview(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Queued != 2 || o.Running != 1 || o.Retrying != 0 || o.DeadLetters != 0 ||
+		!o.OldestQueued.Equal(jobs[1].Created) || len(o.Workers) != 1 {
+		t.Fatalf("overview %+v (oldest want %v)", o, jobs[1].Created)
+	}
+	w := o.Workers[0]
+	if w.Name != "w1" || w.Host != "h" || w.PID != 7 || w.Job != d.Job.ID || w.JobsDone != 4 ||
+		w.Seen.IsZero() {
+		t.Errorf("worker %+v", w)
+	}
+	if err := s.Leave(ctx, "w1"); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := s.Overview(ctx); len(o.Workers) != 0 {
+		t.Errorf("worker still listed after leaving: %+v", o.Workers)
+	}
+}
+
+func TestFinishedJobsExpire(t *testing.T) {
+	ctx := context.Background()
+	s, rdb := newStore(t, Options{ResultTTL: 300 * time.Millisecond})
+	sub := submit(t, s, "x")
+	if err := s.Finish(ctx, take(t, s, "w1"), &transcript.Result{Text: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "expiry", func() bool {
+		_, err := s.Get(ctx, sub.ID)
+		return errors.Is(err, ErrNotFound)
+	})
+	if keys := rdb.Keys(ctx, "{"+s.opts.Prefix+"}:*"+sub.ID).Val(); len(keys) != 0 {
+		t.Errorf("keys left after expiry: %v", keys)
 	}
 }

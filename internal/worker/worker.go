@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/asr-server/asr-server/internal/audio"
@@ -28,6 +30,9 @@ type Queue interface {
 	Fail(ctx context.Context, d *queue.Delivery, reason, code string,
 		retryable bool) (queue.Result, error)
 	Release(ctx context.Context, d *queue.Delivery) error
+	Get(ctx context.Context, id string) (*queue.Job, error)
+	Heartbeat(ctx context.Context, st queue.WorkerStatus, ttl time.Duration) error
+	Leave(ctx context.Context, name string) error
 }
 
 // TranscribeFunc turns 16 kHz mono samples into a transcript, calling
@@ -55,6 +60,8 @@ type Options struct {
 	Lease time.Duration
 	// StopTimeout is how long a job may run on after a stop request.
 	StopTimeout time.Duration
+	// JobTimeout bounds one attempt of a job; past it the job fails.
+	JobTimeout time.Duration
 	// PollInterval bounds how long one wait for a job blocks, and so how
 	// quickly an idle worker notices a stop request.
 	PollInterval time.Duration
@@ -72,8 +79,21 @@ type Worker struct {
 	log        *slog.Logger
 	opts       Options
 
-	done int // jobs finished; owned by Run's goroutine
+	started time.Time
+	current atomic.Pointer[string] // id of the running job, nil when idle
+	done    atomic.Int64           // jobs finished
 }
+
+// Heartbeats: how often a worker reports itself, and how long the report
+// lives without a successor.
+const (
+	heartbeatInterval = 2 * time.Second
+	heartbeatTTL      = 3 * heartbeatInterval
+)
+
+// maxRenewInterval bounds the time between lease renewals, and so how long
+// a worker runs on after its job was canceled.
+const maxRenewInterval = time.Second
 
 // New returns a Worker. log should already carry the worker's name.
 func New(q Queue, decode DecodeFunc, transcribe TranscribeFunc, notify Notifier,
@@ -84,12 +104,18 @@ func New(q Queue, decode DecodeFunc, transcribe TranscribeFunc, notify Notifier,
 	if opts.Permanent == nil {
 		opts.Permanent = func(error) bool { return false }
 	}
+	if opts.JobTimeout <= 0 {
+		opts.JobTimeout = 24 * time.Hour
+	}
 	return &Worker{q: q, decode: decode, transcribe: transcribe, notify: notify,
 		log: log, opts: opts}
 }
 
-// errStopBudget cancels a job that could not finish within the stop budget.
-var errStopBudget = errors.New("worker: stop budget exceeded")
+// Causes of a job's cancellation.
+var (
+	errStopBudget = errors.New("worker: stop budget exceeded")
+	errJobTimeout = errors.New("worker: job run-time limit exceeded")
+)
 
 // Run registers the worker and processes jobs until ctx is done. It
 // returns nil after a clean stop: the current job, if any, was finished
@@ -98,6 +124,17 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.register(ctx); err != nil {
 		return err
 	}
+	w.started = time.Now()
+	beatCtx, stopBeats := context.WithCancel(context.Background())
+	beatsDone := make(chan struct{})
+	go func() { defer close(beatsDone); w.heartbeats(beatCtx) }()
+	defer func() {
+		stopBeats()
+		<-beatsDone
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		w.q.Leave(ctx, w.opts.Name)
+	}()
 	w.notify.Ready()
 	w.setIdle()
 	w.log.Info("worker ready")
@@ -120,8 +157,30 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.setIdle()
 	}
 	w.notify.Stopping()
-	w.log.Info("worker stopped", "jobs_done", w.done)
+	w.log.Info("worker stopped", "jobs_done", w.done.Load())
 	return nil
+}
+
+// heartbeats reports the worker to the queue until ctx ends.
+func (w *Worker) heartbeats(ctx context.Context) {
+	host, _ := os.Hostname()
+	tick := time.NewTicker(heartbeatInterval)
+	defer tick.Stop()
+	for {
+		st := queue.WorkerStatus{Name: w.opts.Name, Host: host, PID: os.Getpid(),
+			JobsDone: int(w.done.Load()), Started: w.started}
+		if job := w.current.Load(); job != nil {
+			st.Job = *job
+		}
+		if err := w.q.Heartbeat(ctx, st, heartbeatTTL); err != nil && ctx.Err() == nil {
+			w.log.Debug("heartbeat failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // register retries until the queue accepts the worker or ctx ends.
@@ -142,29 +201,35 @@ func (w *Worker) register(ctx context.Context) error {
 }
 
 func (w *Worker) setIdle() {
-	w.notify.Status(fmt.Sprintf("idle; %d jobs done", w.done))
+	w.current.Store(nil)
+	w.notify.Status(fmt.Sprintf("idle; %d jobs done", w.done.Load()))
 }
 
 // process runs one delivery to its end: finished, failed, handed back, or
 // abandoned because another worker took it over.
 func (w *Worker) process(stop context.Context, d *queue.Delivery) {
 	log := w.log.With("job_id", d.Job.ID, "attempt", d.Attempt)
-	w.notify.Status(fmt.Sprintf("job %s attempt %d; %d jobs done", d.Job.ID, d.Attempt, w.done))
+	w.current.Store(&d.Job.ID)
+	w.notify.Status(fmt.Sprintf("job %s attempt %d; %d jobs done", d.Job.ID, d.Attempt,
+		w.done.Load()))
 	log.Info("job started", "bytes", len(d.Audio))
 	start := time.Now()
 
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
+	timer := time.AfterFunc(w.opts.JobTimeout, func() { cancel(errJobTimeout) })
+	defer timer.Stop()
 	keeperDone := make(chan struct{})
 	go func() {
 		defer close(keeperDone)
 		w.keepLease(stop, ctx, cancel, d, log)
 	}()
 	res, err := w.run(ctx, d)
+	cause := context.Cause(ctx)
 	cancel(nil)
 	<-keeperDone
 
-	w.settle(d, log, res, err, context.Cause(ctx), time.Since(start))
+	w.settle(d, log, res, err, cause, time.Since(start))
 }
 
 // run decodes and transcribes; the returned error says which step failed.
@@ -211,7 +276,7 @@ func (e *stepError) code() string {
 // lease is lost, or when a stop was requested and the budget ran out.
 func (w *Worker) keepLease(stop, job context.Context, cancel context.CancelCauseFunc,
 	d *queue.Delivery, log *slog.Logger) {
-	tick := time.NewTicker(w.opts.Lease / 3)
+	tick := time.NewTicker(min(w.opts.Lease/3, maxRenewInterval))
 	defer tick.Stop()
 	stopRequested := stop.Done()
 	var budget <-chan time.Time
@@ -249,13 +314,24 @@ func (w *Worker) settle(d *queue.Delivery, log *slog.Logger, res *transcript.Res
 	defer cancel()
 	switch {
 	case errors.Is(cause, queue.ErrLost):
+		if j, err := w.q.Get(ctx, d.Job.ID); err == nil && j.State == queue.Canceled {
+			log.Info("job canceled; stopped working on it")
+			return
+		}
 		log.Warn("job taken over by another worker; result dropped")
+	case errors.Is(cause, errJobTimeout):
+		reason := fmt.Sprintf("the job ran longer than the limit of %v", w.opts.JobTimeout)
+		w.retry(ctx, log, "record failure", func() error {
+			_, err := w.q.Fail(ctx, d, reason, "job_timeout", false)
+			return err
+		})
+		log.Warn("job failed: run-time limit exceeded", "limit_s", w.opts.JobTimeout.Seconds())
 	case errors.Is(cause, errStopBudget):
 		w.retry(ctx, log, "hand back", func() error { return w.q.Release(ctx, d) })
 		log.Info("job handed back to the queue")
 	case err == nil:
 		if w.retry(ctx, log, "store result", func() error { return w.q.Finish(ctx, d, res) }) {
-			w.done++
+			w.done.Add(1)
 			log.Info("job succeeded", "audio_s", res.Duration,
 				"elapsed_s", elapsed.Seconds(), "rtf", elapsed.Seconds()/res.Duration,
 				"segments", len(res.Segments))

@@ -33,7 +33,7 @@ func newQueue(t *testing.T, lease time.Duration) *queue.Store {
 	}
 	t.Cleanup(func() { rdb.Close() })
 	return queue.New(rdb, queue.Options{Prefix: "w", Lease: lease, MaxAttempts: 3,
-		MaxQueued: 100, ResultTTL: time.Minute})
+		MaxQueued: 100, ResultTTL: time.Minute, RetryBackoff: 10 * time.Millisecond})
 }
 
 func fixedDecode(ctx context.Context, data []byte) ([]float32, error) {
@@ -99,14 +99,11 @@ func TestLongJobKeepsItsLease(t *testing.T) {
 	stop := runWorker(t, w)
 	defer stop()
 
-	job, err := q.Submit(context.Background(), queue.Spec{Audio: []byte("ok")})
+	job, _, err := q.Submit(context.Background(), queue.Spec{Audio: []byte("ok")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for j, _ := q.Get(context.Background(), job.ID); j.State == queue.Queued; {
-		time.Sleep(5 * time.Millisecond)
-		j, _ = q.Get(context.Background(), job.ID)
-	}
+	waitState(t, q, job.ID, queue.Running)
 	// A second consumer polls for work the whole time; a renewed lease
 	// must never let it take the running job.
 	for {
@@ -144,8 +141,8 @@ func TestFailureClassification(t *testing.T) {
 	stop := runWorker(t, w)
 	defer stop()
 
-	bad, _ := q.Submit(context.Background(), queue.Spec{Audio: []byte("bad")})
-	flaky, _ := q.Submit(context.Background(), queue.Spec{Audio: []byte("ok")})
+	bad, _, _ := q.Submit(context.Background(), queue.Spec{Audio: []byte("bad")})
+	flaky, _, _ := q.Submit(context.Background(), queue.Spec{Audio: []byte("ok")})
 	wantReason := "decode: " + fmt.Errorf("%w: broken header", audio.ErrMalformed).Error()
 	j := waitFinal(t, q, bad.ID)
 	if j.State != queue.Failed || j.Attempts != 1 || j.ErrorCode != "invalid_audio" ||
@@ -156,5 +153,94 @@ func TestFailureClassification(t *testing.T) {
 	if j.State != queue.Failed || j.Attempts != 3 || j.ErrorCode != "transcription_failed" ||
 		j.Error != "transcribe: engine hiccup" {
 		t.Errorf("retryable failure: %+v", j)
+	}
+}
+
+func TestCancelStopsTheRunningJob(t *testing.T) {
+	q := newQueue(t, 3*time.Second)
+	aborted := make(chan struct{})
+	transcribe := func(ctx context.Context, s []float32, _ func(int)) (transcript.Result, error) {
+		<-ctx.Done()
+		close(aborted)
+		return transcript.Result{}, ctx.Err()
+	}
+	w := New(q, fixedDecode, transcribe, nopNotifier{}, discard,
+		Options{Name: "w", Lease: 3 * time.Second, StopTimeout: time.Minute,
+			PollInterval: 50 * time.Millisecond})
+	stop := runWorker(t, w)
+	defer stop()
+	job, _, _ := q.Submit(context.Background(), queue.Spec{Audio: []byte("ok")})
+	waitState(t, q, job.ID, queue.Running)
+	if _, err := q.Cancel(context.Background(), job.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-aborted:
+	case <-time.After(20 * time.Second):
+		t.Fatal("transcription not aborted after cancel")
+	}
+	if j := waitFinal(t, q, job.ID); j.State != queue.Canceled || j.Result != nil {
+		t.Fatalf("job: %+v", j)
+	}
+}
+
+func TestJobTimeoutFailsTheJob(t *testing.T) {
+	q := newQueue(t, 3*time.Second)
+	transcribe := func(ctx context.Context, s []float32, _ func(int)) (transcript.Result, error) {
+		<-ctx.Done()
+		return transcript.Result{}, ctx.Err()
+	}
+	w := New(q, fixedDecode, transcribe, nopNotifier{}, discard,
+		Options{Name: "w", Lease: 3 * time.Second, StopTimeout: time.Minute,
+			JobTimeout: 200 * time.Millisecond, PollInterval: 50 * time.Millisecond})
+	stop := runWorker(t, w)
+	defer stop()
+	job, _, _ := q.Submit(context.Background(), queue.Spec{Audio: []byte("ok")})
+	j := waitFinal(t, q, job.ID)
+	if j.State != queue.Failed || j.ErrorCode != "job_timeout" || j.Attempts != 1 ||
+		j.Error != "the job ran longer than the limit of 200ms" {
+		t.Fatalf("job: %+v", j)
+	}
+}
+
+func TestHeartbeatListsTheWorker(t *testing.T) {
+	q := newQueue(t, 3*time.Second)
+	w := New(q, fixedDecode, nil, nopNotifier{}, discard,
+		Options{Name: "beating", Lease: 3 * time.Second, StopTimeout: time.Minute,
+			PollInterval: 50 * time.Millisecond})
+	stop := runWorker(t, w)
+	var o *queue.Overview
+	deadline := time.Now().Add(10 * time.Second)
+	for o == nil || len(o.Workers) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("worker never listed")
+		}
+		time.Sleep(10 * time.Millisecond)
+		o, _ = q.Overview(context.Background())
+	}
+	if got := o.Workers[0]; got.Name != "beating" || got.Job != "" || got.PID == 0 {
+		t.Errorf("worker status %+v", got)
+	}
+	stop()
+	if o, _ := q.Overview(context.Background()); len(o.Workers) != 0 {
+		t.Errorf("stopped worker still listed: %+v", o.Workers)
+	}
+}
+
+func waitState(t *testing.T, q *queue.Store, id string, state queue.State) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		j, err := q.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s is %s, want %s", id, j.State, state)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
