@@ -497,3 +497,31 @@ func TestWorkerRefusesBadModel(t *testing.T) {
 		}
 	}
 }
+
+func TestCancelStopsARunningJob(t *testing.T) {
+	config := writeConfig(t, modelPath, "")
+	api := startAPI(t, config)
+	worker := startDaemon(t, "asr-worker", config, "-instance", "e2e-cancel")
+	id := submitJob(t, api, "long.wav", longSpeech(t, 4))
+	waitState(t, api, id, "running")
+	req, _ := http.NewRequest("DELETE", api+"/v1/jobs/"+id, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("cancel: status %d", resp.StatusCode)
+	}
+	// The worker drops the canceled job and is free for the next one.
+	next := submitJob(t, api, "jfk.wav", jfkWAV)
+	if j := waitState(t, api, next, "succeeded", "failed"); j.State != "succeeded" {
+		t.Fatalf("job after a cancel: %+v", j)
+	}
+	if j := getJob(t, api, id); j.State != "canceled" || j.Result != nil {
+		t.Fatalf("canceled job: %+v", j)
+	}
+	if !strings.Contains(worker.log(), "job canceled") {
+		t.Errorf("worker log does not mention the cancel:\n%s", worker.log())
+	}
+}

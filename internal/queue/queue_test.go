@@ -176,6 +176,11 @@ func TestExpiredLeaseIsReclaimedOnce(t *testing.T) {
 	if j.State != Succeeded || j.Result.Text != "won" || j.Attempts != 2 || j.Worker != "w2" {
 		t.Fatalf("final job: %+v result %+v", j, j.Result)
 	}
+	want := []Attempt{{Attempt: 1, Worker: "w1", Error: "the worker stopped renewing its lease",
+		Code: "worker_lost", AtMS: j.History[0].AtMS}}
+	if fmt.Sprint(j.History) != fmt.Sprint(want) || j.History[0].AtMS < sub.Created.UnixMilli() {
+		t.Errorf("history %+v, want %+v", j.History, want)
+	}
 }
 
 func TestRenewedLeaseIsNotReclaimed(t *testing.T) {

@@ -280,6 +280,7 @@ func (w *Worker) keepLease(stop, job context.Context, cancel context.CancelCause
 	defer tick.Stop()
 	stopRequested := stop.Done()
 	var budget <-chan time.Time
+	var failures retryBackoff
 	for {
 		select {
 		case <-job.Done():
@@ -296,12 +297,14 @@ func (w *Worker) keepLease(stop, job context.Context, cancel context.CancelCause
 			return
 		case <-tick.C:
 			err := w.q.Renew(job, d)
-			if errors.Is(err, queue.ErrLost) {
+			switch {
+			case errors.Is(err, queue.ErrLost):
 				cancel(queue.ErrLost)
 				return
-			}
-			if err != nil && job.Err() == nil {
-				log.Warn("renewing the lease failed", "err", err)
+			case err != nil && job.Err() == nil:
+				failures.fail(log, "renewing the lease failed", err)
+			case err == nil:
+				failures.recovered(log, "lease renewed again")
 			}
 		}
 	}
