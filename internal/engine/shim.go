@@ -5,6 +5,7 @@ package engine
 /*
 #cgo LDFLAGS: -lwhisper -lggml -lggml-base
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <whisper.h>
 #include <ggml.h>
@@ -35,6 +36,16 @@ static bool asr_abort_requested(void *flag) {
 
 static void asr_flag_set(int *flag, int v) {
 	__atomic_store_n(flag, v, __ATOMIC_RELAXED);
+}
+
+static float asr_token_plog(void *ctx, int seg, int tok) {
+	return whisper_full_get_token_data((struct whisper_context *)ctx, seg, tok).plog;
+}
+
+static void asr_token_span(void *ctx, int seg, int tok, int64_t *t0, int64_t *t1) {
+	struct whisper_context *c = ctx;
+	*t0 = whisper_full_get_token_t0(c, seg, tok);
+	*t1 = whisper_full_get_token_t1(c, seg, tok);
 }
 
 // Makes ggml stop computing a graph once *flag is non-zero.
@@ -77,6 +88,20 @@ func langID(name string) int {
 		}
 	}
 	return -1
+}
+
+// tokenLogprob returns the log probability of a token of the last
+// transcription.
+func tokenLogprob(ctx *whisper.Context, seg, tok int) float64 {
+	return float64(C.asr_token_plog(unsafe.Pointer(ctx), C.int(seg), C.int(tok)))
+}
+
+// tokenSpan returns a token's start and end in 10 ms units, on the
+// original audio's time line.
+func tokenSpan(ctx *whisper.Context, seg, tok int) (t0, t1 int64) {
+	var c0, c1 C.int64_t
+	C.asr_token_span(unsafe.Pointer(ctx), C.int(seg), C.int(tok), &c0, &c1)
+	return int64(c0), int64(c1)
 }
 
 // abortFlag is a C int that whisper.cpp's compute threads poll; setting it

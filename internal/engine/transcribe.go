@@ -26,6 +26,14 @@ type Params struct {
 	// Translate makes a multilingual model write English whatever the
 	// language spoken. English-only models ignore it.
 	Translate bool
+	// Prompt is text that precedes the audio, to steer spelling and style.
+	Prompt string
+	// Temperature is the sampling temperature. 0 decodes greedily and
+	// raises the temperature step by step for windows whose decoding
+	// fails whisper's quality checks; a positive value is used as it is.
+	Temperature float64
+	// WordTimestamps adds each word's time span to the segments.
+	WordTimestamps bool
 }
 
 // fullMu serialises whisper_full across the process: the Go bindings keep
@@ -93,7 +101,14 @@ func (e *Engine) Transcribe(ctx context.Context, samples []float32, p Params,
 		return transcript.Result{}, fmt.Errorf("%w: whisper_full: %w", ErrInference, err)
 	}
 
-	res := buildResult(e.segments(), duration)
+	res := buildResult(e.segments(p.WordTimestamps), duration)
+	res.Task = "transcribe"
+	if p.Translate && e.info.Multilingual {
+		res.Task = "translate"
+	}
+	for i := range res.Segments {
+		res.Segments[i].Temperature = p.Temperature
+	}
 	res.Language = whisper.Whisper_lang_str(e.ctx.Whisper_full_lang_id())
 	res.Model = e.info.Name
 	e.logger.Debug("transcribed", "audio_s", duration, "segments", len(res.Segments),
@@ -117,6 +132,14 @@ func (e *Engine) params(p Params) (whisper.Params, error) {
 	params := e.ctx.Whisper_full_default_params(whisper.SAMPLING_GREEDY)
 	params.SetThreads(threads)
 	params.SetTranslate(p.Translate && e.info.Multilingual)
+	if p.Prompt != "" {
+		params.SetInitialPrompt(p.Prompt)
+	}
+	if p.Temperature > 0 {
+		params.SetTemperature(float32(p.Temperature))
+		params.SetTemperatureFallback(0)
+	}
+	params.SetTokenTimestamps(p.WordTimestamps)
 	if err := params.SetLanguage(lang); err != nil {
 		return whisper.Params{}, fmt.Errorf("%w: %q: %w", ErrLanguage, p.Language, err)
 	}
@@ -157,8 +180,10 @@ func (e *Engine) language(requested string) (int, error) {
 	return id, nil
 }
 
-// segments reads the segments of the last whisper_full.
-func (e *Engine) segments() []rawSegment {
+// segments reads the segments of the last whisper_full, with their text
+// tokens; token times are read only when they were computed.
+func (e *Engine) segments(tokenTimes bool) []rawSegment {
+	eot := int(e.ctx.Whisper_token_eot())
 	n := e.ctx.Whisper_full_n_segments()
 	raw := make([]rawSegment, n)
 	for i := range raw {
@@ -166,6 +191,18 @@ func (e *Engine) segments() []rawSegment {
 			t0:   e.ctx.Whisper_full_get_segment_t0(i),
 			t1:   e.ctx.Whisper_full_get_segment_t1(i),
 			text: e.ctx.Whisper_full_get_segment_text(i),
+		}
+		for j := range e.ctx.Whisper_full_n_tokens(i) {
+			id := int(e.ctx.Whisper_full_get_token_id(i, j))
+			if id >= eot {
+				continue // special and timestamp tokens
+			}
+			tok := rawToken{id: id, text: e.ctx.Whisper_full_get_token_text(i, j),
+				plog: tokenLogprob(e.ctx, i, j), t0: -1, t1: -1}
+			if tokenTimes {
+				tok.t0, tok.t1 = tokenSpan(e.ctx, i, j)
+			}
+			raw[i].tokens = append(raw[i].tokens, tok)
 		}
 	}
 	return raw

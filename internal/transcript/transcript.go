@@ -1,5 +1,5 @@
 // Package transcript defines the result of transcribing one audio file, as
-// the engine produces it, the queue stores it and the API returns it.
+// the engine produces it, the queue stores it and the API renders it.
 package transcript
 
 // Segment is one stretch of recognised speech. Times are seconds from the
@@ -9,14 +9,43 @@ type Segment struct {
 	Start float64 `json:"start"`
 	End   float64 `json:"end"`
 	Text  string  `json:"text"`
+	// Seek is the start of the 30 s window the segment was decoded in, in
+	// 10 ms frames.
+	Seek int `json:"seek"`
+	// Tokens are the ids of the text tokens of the segment.
+	Tokens []int `json:"tokens"`
+	// Temperature is the sampling temperature that produced the segment.
+	Temperature float64 `json:"temperature"`
+	// AvgLogprob is the mean log probability of the segment's tokens.
+	AvgLogprob float64 `json:"avg_logprob"`
+	// CompressionRatio is the gzip compression ratio of the text; high
+	// values mean repetitive text.
+	CompressionRatio float64 `json:"compression_ratio"`
+	// NoSpeechProb is the probability that the window held no speech.
+	NoSpeechProb float64 `json:"no_speech_prob"`
+	// Words are the segment's words with their times, when word
+	// timestamps were asked for.
+	Words []Word `json:"words,omitempty"`
+}
+
+// Word is one word with its time span in seconds.
+type Word struct {
+	Word  string  `json:"word"`
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
 }
 
 // Result is a whole transcription.
 type Result struct {
+	// Task is "transcribe", or "translate" for a translation to English.
+	Task string `json:"task"`
 	// Text is the segments' text joined, without leading or trailing space.
 	Text string `json:"text"`
 	// Language is the code of the spoken language, detected or requested.
 	Language string `json:"language"`
+	// LanguageProbability is the detector's confidence in Language, or 0
+	// when the language was given rather than detected.
+	LanguageProbability float64 `json:"language_probability"`
 	// Duration is the length of the audio in seconds.
 	Duration float64 `json:"duration"`
 	// Segments are in time order and never end after Duration.
