@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -48,6 +49,9 @@ func run() error {
 		Handler: api.New(env.Store, log, api.Options{
 			MaxUploadBytes: cfg.API.MaxUploadBytes,
 			OpTimeout:      cfg.Redis.OpTimeout.D(),
+			SyncWait:       cfg.API.SyncWait.D(),
+			Tokens:         cfg.API.Tokens,
+			ModelName:      filepath.Base(cfg.Worker.Model),
 		}),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ReadHeaderTimeout: readHeaderTimeout,

@@ -66,9 +66,19 @@ func run() error {
 	decode := func(ctx context.Context, data []byte) ([]float32, error) {
 		return audio.Decode(ctx, data, decodeOpts)
 	}
-	params := engine.Params{Language: cfg.Worker.Language, Threads: cfg.Worker.ThreadCount()}
-	transcribe := func(ctx context.Context, samples []float32,
+	transcribe := func(ctx context.Context, samples []float32, opts transcript.Options,
 		progress func(int)) (transcript.Result, error) {
+		params := engine.Params{
+			Language:       cfg.Worker.Language,
+			Threads:        cfg.Worker.ThreadCount(),
+			Translate:      opts.Translate,
+			Prompt:         opts.Prompt,
+			Temperature:    opts.Temperature,
+			WordTimestamps: opts.WordTimestamps,
+		}
+		if opts.Language != "" && opts.Language != "auto" {
+			params.Language = opts.Language
+		}
 		return eng.Transcribe(ctx, samples, params, progress)
 	}
 	w := worker.New(env.Store, decode, transcribe, notify, log, worker.Options{

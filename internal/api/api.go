@@ -35,6 +35,12 @@ type Options struct {
 	// OpTimeout bounds each call to the store, so that a hung Redis
 	// turns into a quick 503 rather than a hanging request.
 	OpTimeout time.Duration
+	// SyncWait bounds how long the OpenAI-compatible endpoints wait.
+	SyncWait time.Duration
+	// Tokens, when any are set, are the bearer tokens /v1 requires.
+	Tokens []string
+	// ModelName is the configured model's file name, for /v1/models.
+	ModelName string
 }
 
 // Server serves the HTTP API.
@@ -56,14 +62,21 @@ func New(store Store, log *slog.Logger, opts Options) *Server {
 	})
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Route("/v1/jobs", func(r chi.Router) {
-		r.Post("/", s.submitJob)
-		r.Get("/{id}", s.getJob)
-		r.Delete("/{id}", s.cancelJob)
-		r.Post("/{id}/requeue", s.requeueJob)
+	r.Route("/v1", func(r chi.Router) {
+		r.Use(s.requireToken)
+		r.Route("/jobs", func(r chi.Router) {
+			r.Post("/", s.submitJob)
+			r.Get("/{id}", s.getJob)
+			r.Delete("/{id}", s.cancelJob)
+			r.Get("/{id}/result", s.jobResult)
+			r.Post("/{id}/requeue", s.requeueJob)
+		})
+		r.Get("/dead-letters", s.deadLetters)
+		r.Get("/queue", s.queueOverview)
+		r.Get("/models", s.models)
+		r.Post("/audio/transcriptions", s.transcribe)
+		r.Post("/audio/translations", s.translate)
 	})
-	r.Get("/v1/dead-letters", s.deadLetters)
-	r.Get("/v1/queue", s.queueOverview)
 	s.router = r
 	return s
 }

@@ -13,6 +13,7 @@ type jobView struct {
 	State      queue.State        `json:"state"`
 	Attempts   int                `json:"attempts"`
 	File       fileView           `json:"file"`
+	Options    transcript.Options `json:"options"`
 	CreatedAt  time.Time          `json:"created_at"`
 	StartedAt  *time.Time         `json:"started_at"`
 	FinishedAt *time.Time         `json:"finished_at"`
@@ -50,6 +51,7 @@ func newJobView(j *queue.Job) jobView {
 		State:     j.State,
 		Attempts:  j.Attempts,
 		File:      fileView{Name: j.Filename, ContentType: j.ContentType, Bytes: j.Size},
+		Options:   j.Options,
 		CreatedAt: j.Created.UTC(),
 		Result:    j.Result,
 		Links:     map[string]string{"self": jobPath(j.ID)},

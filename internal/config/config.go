@@ -53,6 +53,12 @@ type API struct {
 	MaxUploadBytes int64 `toml:"max_upload_bytes"`
 	// ReadTimeout bounds reading one whole request, upload included.
 	ReadTimeout Duration `toml:"read_timeout"`
+	// SyncWait bounds how long the OpenAI-compatible endpoints wait for
+	// their job before answering with a pointer to it.
+	SyncWait Duration `toml:"sync_wait"`
+	// Tokens, when any are set, are the bearer tokens that /v1 requests
+	// must carry.
+	Tokens []string `toml:"tokens"`
 	// ShutdownTimeout is how long in-flight requests may take on stop.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 }
@@ -123,6 +129,8 @@ func Defaults() Config {
 			Listen:          "127.0.0.1:8080",
 			MaxUploadBytes:  100 << 20,
 			ReadTimeout:     Duration(10 * time.Minute),
+			SyncWait:        Duration(10 * time.Minute),
+			Tokens:          []string{},
 			ShutdownTimeout: Duration(10 * time.Second),
 		},
 		Worker: Worker{
@@ -252,6 +260,9 @@ func (c Config) validate() error {
 		{"api.max_upload_bytes", c.API.MaxUploadBytes <= 0 ||
 			c.API.MaxUploadBytes > MaxUploadLimit, "must be from 1 to 536870912 (512 MiB)"},
 		{"api.read_timeout", c.API.ReadTimeout < Duration(time.Second), "must be at least 1s"},
+		{"api.sync_wait", c.API.SyncWait < Duration(time.Second), "must be at least 1s"},
+		{"api.tokens", !validTokens(c.API.Tokens),
+			"each token must be 16 to 256 printable characters without spaces"},
 		{"api.shutdown_timeout", c.API.ShutdownTimeout <= 0, "must be positive"},
 		{"worker.model", c.Worker.Model == "", "must not be empty"},
 		{"worker.threads", c.Worker.Threads < 0, "must be 0 (one per CPU) or more"},
@@ -283,6 +294,20 @@ func (c Config) validate() error {
 		}
 	}
 	return nil
+}
+
+func validTokens(tokens []string) bool {
+	for _, t := range tokens {
+		if len(t) < 16 || len(t) > 256 {
+			return false
+		}
+		for _, r := range t {
+			if r <= ' ' || r > '~' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func oneOf(s string, choices ...string) bool {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -36,8 +37,25 @@ lease = "9s"
 	want.Worker.StopTimeout = Duration(45 * time.Second)
 	want.Queue.Lease = Duration(9 * time.Second)
 	want.Redis.URL = "unix:///run/r.sock"
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestTokensFromEnvironment(t *testing.T) {
+	path := writeFile(t, "")
+	cfg, err := Load(path, false, []string{
+		"ASR_API_TOKENS=aaaaaaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbbbb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"aaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbb"}
+	if !reflect.DeepEqual(cfg.API.Tokens, want) {
+		t.Fatalf("tokens %q, want %q", cfg.API.Tokens, want)
+	}
+	if _, err := Load(path, false, []string{"ASR_API_TOKENS=short"}); err == nil ||
+		!strings.Contains(err.Error(), "api.tokens") {
+		t.Fatalf("short token: %v", err)
 	}
 }
 
@@ -109,7 +127,7 @@ func TestShippedConfigMatchesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg != Defaults() {
+	if !reflect.DeepEqual(cfg, Defaults()) {
 		t.Fatalf("config.toml differs from Defaults():\n%+v\n%+v", cfg, Defaults())
 	}
 }

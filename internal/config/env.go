@@ -83,6 +83,17 @@ func setValue(field reflect.Value, val string) error {
 			return fmt.Errorf("invalid number %q", val)
 		}
 		field.SetFloat(f)
+	case reflect.Slice:
+		if field.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("cannot be set from the environment")
+		}
+		var items []string
+		for _, item := range strings.Split(val, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				items = append(items, item)
+			}
+		}
+		field.Set(reflect.ValueOf(items))
 	case reflect.Bool:
 		b, err := strconv.ParseBool(strings.TrimSpace(val))
 		if err != nil {

@@ -36,6 +36,8 @@ type Spec struct {
 	// IdempotencyKey, when set, makes a repeated submit with the same key
 	// return the first job instead of queueing another.
 	IdempotencyKey string
+	// Options are the client's decoding choices.
+	Options transcript.Options
 }
 
 // Job is the stored record of one transcription request.
@@ -47,6 +49,7 @@ type Job struct {
 	Filename    string
 	ContentType string
 	Size        int64
+	Options     transcript.Options
 	Created     time.Time
 	Started     time.Time // zero until a worker first takes the job
 	Finished    time.Time // zero until the job reaches a final state
@@ -112,6 +115,7 @@ const (
 	fSeq         = "seq"
 	fHistory     = "history"
 	fRetry       = "retry_ms"
+	fOptions     = "options"
 )
 
 func jobFromHash(id string, h map[string]string) (*Job, error) {
@@ -133,6 +137,11 @@ func jobFromHash(id string, h map[string]string) (*Job, error) {
 	if raw := h[fHistory]; raw != "" {
 		if err := json.Unmarshal([]byte(raw), &j.History); err != nil {
 			return nil, fmt.Errorf("queue: job %s: stored history: %w", id, err)
+		}
+	}
+	if raw := h[fOptions]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &j.Options); err != nil {
+			return nil, fmt.Errorf("queue: job %s: stored options: %w", id, err)
 		}
 	}
 	if r := h[fResult]; r != "" {

@@ -16,6 +16,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -132,9 +133,13 @@ func (s *Store) Submit(ctx context.Context, spec Spec) (job *Job, replayed bool,
 	}
 	keys := []string{s.stream(), s.jobKey(id), s.audioKey(id), s.delayed(), idem, s.seq(),
 		s.startedSeq()}
+	options, err := json.Marshal(spec.Options)
+	if err != nil {
+		return nil, false, fmt.Errorf("queue: encode options: %w", err)
+	}
 	now := s.nowMS()
 	res, err := submitScript.Run(ctx, s.rdb, keys, id, s.opts.MaxQueued, now,
-		spec.Filename, spec.ContentType, spec.Audio, idemTTL, seen).Slice()
+		spec.Filename, spec.ContentType, spec.Audio, idemTTL, seen, options).Slice()
 	if err != nil {
 		return nil, false, fmt.Errorf("queue: submit: %w", err)
 	}
@@ -154,6 +159,7 @@ func (s *Store) Submit(ctx context.Context, spec Spec) (job *Job, replayed bool,
 		Filename:    spec.Filename,
 		ContentType: spec.ContentType,
 		Size:        int64(len(spec.Audio)),
+		Options:     spec.Options,
 		Created:     time.UnixMilli(now),
 		Position:    position,
 	}, false, nil

@@ -53,3 +53,20 @@ type Result struct {
 	// Model is the base name of the model file that produced the result.
 	Model string `json:"model"`
 }
+
+// Options are a client's decoding choices for one job. Zero values mean
+// the service's defaults.
+type Options struct {
+	// Language is a language code, or "" or "auto" to use the worker's
+	// configured default.
+	Language string `json:"language,omitempty"`
+	// Translate asks for an English translation.
+	Translate bool `json:"translate,omitempty"`
+	// Prompt is text that precedes the audio, to steer spelling and style.
+	Prompt string `json:"prompt,omitempty"`
+	// Temperature is the sampling temperature; 0 means greedy decoding
+	// with automatic fallback.
+	Temperature float64 `json:"temperature,omitempty"`
+	// WordTimestamps asks for each word's time span.
+	WordTimestamps bool `json:"word_timestamps,omitempty"`
+}

@@ -35,10 +35,10 @@ type Queue interface {
 	Leave(ctx context.Context, name string) error
 }
 
-// TranscribeFunc turns 16 kHz mono samples into a transcript, calling
-// progress with a percentage now and then. It must return promptly once
-// ctx is done.
-type TranscribeFunc func(ctx context.Context, samples []float32,
+// TranscribeFunc turns 16 kHz mono samples into a transcript with the
+// job's options, calling progress with a percentage now and then. It must
+// return promptly once ctx is done.
+type TranscribeFunc func(ctx context.Context, samples []float32, opts transcript.Options,
 	progress func(percent int)) (transcript.Result, error)
 
 // DecodeFunc turns an uploaded file into 16 kHz mono samples.
@@ -238,7 +238,7 @@ func (w *Worker) run(ctx context.Context, d *queue.Delivery) (*transcript.Result
 	if err != nil {
 		return nil, &stepError{step: "decode", err: err, permanent: ctx.Err() == nil}
 	}
-	res, err := w.transcribe(ctx, samples, func(int) {})
+	res, err := w.transcribe(ctx, samples, d.Job.Options, func(int) {})
 	if err != nil {
 		permanent := ctx.Err() == nil && w.opts.Permanent(err)
 		return nil, &stepError{step: "transcribe", err: err, permanent: permanent}

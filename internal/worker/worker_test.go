@@ -84,7 +84,8 @@ func TestLongJobKeepsItsLease(t *testing.T) {
 	const lease = 300 * time.Millisecond
 	q := newQueue(t, lease)
 	var calls sync.Map
-	transcribe := func(ctx context.Context, s []float32, _ func(int)) (transcript.Result, error) {
+	transcribe := func(ctx context.Context, s []float32, _ transcript.Options,
+		_ func(int)) (transcript.Result, error) {
 		calls.Store(time.Now(), true)
 		select {
 		case <-time.After(4 * lease):
@@ -131,7 +132,8 @@ func TestFailureClassification(t *testing.T) {
 	q := newQueue(t, 5*time.Second)
 	errFlaky := errors.New("engine hiccup")
 	errInput := errors.New("audio too short")
-	transcribe := func(ctx context.Context, s []float32, _ func(int)) (transcript.Result, error) {
+	transcribe := func(ctx context.Context, s []float32, _ transcript.Options,
+		_ func(int)) (transcript.Result, error) {
 		return transcript.Result{}, errFlaky
 	}
 	w := New(q, fixedDecode, transcribe, nopNotifier{}, discard,
@@ -159,7 +161,8 @@ func TestFailureClassification(t *testing.T) {
 func TestCancelStopsTheRunningJob(t *testing.T) {
 	q := newQueue(t, 3*time.Second)
 	aborted := make(chan struct{})
-	transcribe := func(ctx context.Context, s []float32, _ func(int)) (transcript.Result, error) {
+	transcribe := func(ctx context.Context, s []float32, _ transcript.Options,
+		_ func(int)) (transcript.Result, error) {
 		<-ctx.Done()
 		close(aborted)
 		return transcript.Result{}, ctx.Err()
@@ -186,7 +189,8 @@ func TestCancelStopsTheRunningJob(t *testing.T) {
 
 func TestJobTimeoutFailsTheJob(t *testing.T) {
 	q := newQueue(t, 3*time.Second)
-	transcribe := func(ctx context.Context, s []float32, _ func(int)) (transcript.Result, error) {
+	transcribe := func(ctx context.Context, s []float32, _ transcript.Options,
+		_ func(int)) (transcript.Result, error) {
 		<-ctx.Done()
 		return transcript.Result{}, ctx.Err()
 	}

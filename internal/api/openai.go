@@ -1,0 +1,201 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/asr-server/asr-server/internal/formats"
+	"github.com/asr-server/asr-server/internal/queue"
+)
+
+// syncPoll is how often a waiting OpenAI-compatible request looks at its
+// job.
+const syncPoll = 50 * time.Millisecond
+
+// transcribe serves POST /v1/audio/transcriptions.
+func (s *Server) transcribe(w http.ResponseWriter, r *http.Request) {
+	s.submitAndWait(w, r, false)
+}
+
+// translate serves POST /v1/audio/translations.
+func (s *Server) translate(w http.ResponseWriter, r *http.Request) {
+	s.submitAndWait(w, r, true)
+}
+
+// submitAndWait queues a job as OpenAI's audio endpoints describe it and
+// answers with its result in the requested format once it is done. Past
+// the sync wait it answers 504 with the job's address; the job runs on.
+func (s *Server) submitAndWait(w http.ResponseWriter, r *http.Request, translation bool) {
+	up, aerr := s.readUpload(w, r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	spec := up.spec
+	var format formats.Format
+	if spec.Options, format, aerr = parseOptions(up.fields, translation); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if spec.Options.WordTimestamps && format != formats.VerboseJSON {
+		writeError(w, badRequest("invalid_timestamp_granularities",
+			"timestamp_granularities[]",
+			"timestamp granularities need response_format verbose_json"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.OpTimeout)
+	job, _, err := s.store.Submit(ctx, spec)
+	cancel()
+	if err != nil {
+		writeError(w, storeError(err))
+		return
+	}
+	s.log.Info("job queued", "job_id", job.ID, "bytes", job.Size, "sync", true)
+	w.Header().Set("X-Job-Id", job.ID)
+
+	job, err = s.waitFinal(r.Context(), job.ID)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		w.Header().Set("Location", jobPath(job.ID))
+		writeError(w, &apiError{Status: http.StatusGatewayTimeout, Type: typeServer,
+			Code: "sync_wait_exceeded",
+			Message: fmt.Sprintf("the transcription is still running after %v; fetch it "+
+				"later from %s/result (job %s)", s.opts.SyncWait, jobPath(job.ID), job.ID)})
+		return
+	case err != nil:
+		// The client went away or the store failed; the job runs on.
+		s.log.Info("stopped waiting for a job", "job_id", job.ID, "err", err)
+		writeError(w, storeError(err))
+		return
+	}
+	s.renderJob(w, job, format, formats.Options{})
+}
+
+// waitFinal polls the job until it reaches a final state, the sync wait
+// passes (context.DeadlineExceeded, with the last state seen) or ctx ends.
+func (s *Server) waitFinal(ctx context.Context, id string) (*queue.Job, error) {
+	deadline := time.Now().Add(s.opts.SyncWait)
+	tick := time.NewTicker(syncPoll)
+	defer tick.Stop()
+	for {
+		opCtx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+		job, err := s.store.Get(opCtx, id)
+		cancel()
+		switch {
+		case err != nil:
+			return &queue.Job{ID: id}, err
+		case job.State.Final():
+			return job, nil
+		case time.Now().After(deadline):
+			return job, context.DeadlineExceeded
+		}
+		select {
+		case <-ctx.Done():
+			return job, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// renderJob answers with a final job: its result in format, or its error.
+func (s *Server) renderJob(w http.ResponseWriter, job *queue.Job, format formats.Format,
+	opts formats.Options) {
+	switch job.State {
+	case queue.Succeeded:
+	case queue.Failed:
+		writeError(w, jobFailure(job))
+		return
+	default:
+		writeError(w, &apiError{Status: http.StatusConflict, Type: typeInvalidRequest,
+			Code:    "invalid_state",
+			Message: fmt.Sprintf("job %s is %s and has no result", job.ID, job.State)})
+		return
+	}
+	var body bytes.Buffer
+	if err := formats.Render(&body, job.Result, format, opts); err != nil {
+		s.log.Error("rendering a result failed", "job_id", job.ID, "err", err)
+		writeError(w, &apiError{Status: http.StatusInternalServerError, Type: typeServer,
+			Code: "render_failed", Message: "the result could not be rendered"})
+		return
+	}
+	w.Header().Set("Content-Type", format.ContentType())
+	w.WriteHeader(http.StatusOK)
+	w.Write(body.Bytes())
+}
+
+// jobFailure turns a failed job into an error response: the client's
+// fault (bad audio) is 400, anything else 500.
+func jobFailure(job *queue.Job) *apiError {
+	switch job.ErrorCode {
+	case "invalid_audio", "unsupported_format", "audio_too_long":
+		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest,
+			Code: job.ErrorCode, Param: optional("file"), Message: job.Error}
+	}
+	return &apiError{Status: http.StatusInternalServerError, Type: typeServer,
+		Code: "transcription_failed", Message: "transcription failed: " + job.Error}
+}
+
+// jobResult serves GET /v1/jobs/{id}/result?format=...; subtitle formats
+// take max_line_width and max_lines_per_cue.
+func (s *Server) jobResult(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	format := formats.JSON
+	if v := q.Get("format"); v != "" {
+		f, err := formats.Parse(v)
+		if err != nil {
+			writeError(w, badRequest("invalid_format", "format", err.Error()))
+			return
+		}
+		format = f
+	}
+	var opts formats.Options
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"max_line_width", &opts.MaxLineWidth}, {"max_lines_per_cue", &opts.MaxLinesPerCue}} {
+		if v := q.Get(p.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				writeError(w, badRequest("invalid_"+p.name, p.name,
+					p.name+" must be a whole number from 1 to 1000"))
+				return
+			}
+			*p.dst = n
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.OpTimeout)
+	defer cancel()
+	job, err := s.store.Get(ctx, chi.URLParam(r, "id"))
+	if err != nil {
+		writeError(w, storeError(err))
+		return
+	}
+	s.renderJob(w, job, format, opts)
+}
+
+// models serves GET /v1/models, OpenAI's model list: "whisper-1", the
+// name OpenAI clients send, and the configured model file's name. Both
+// mean the model the workers have loaded.
+func (s *Server) models(w http.ResponseWriter, r *http.Request) {
+	type model struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	list := []model{{ID: "whisper-1", Object: "model", OwnedBy: "asr-server"}}
+	if s.opts.ModelName != "" {
+		list = append(list, model{ID: s.opts.ModelName, Object: "model", OwnedBy: "asr-server"})
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Object string  `json:"object"`
+		Data   []model `json:"data"`
+	}{"list", list})
+}

@@ -1,0 +1,234 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asr-server/asr-server/internal/queue"
+	"github.com/asr-server/asr-server/internal/transcript"
+)
+
+func newServerWith(t *testing.T, opts Options) (*httptest.Server, *queue.Store) {
+	t.Helper()
+	rdb, err := queue.Dial(redisURL, 500*time.Millisecond, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	testPrefix++
+	store := queue.New(rdb, queue.Options{Prefix: fmt.Sprintf("oai%d", testPrefix),
+		Lease: time.Second, MaxAttempts: 1, MaxQueued: 100, ResultTTL: time.Minute})
+	if err := store.Register(context.Background(), "w"); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(New(store, log, opts))
+	t.Cleanup(srv.Close)
+	return srv, store
+}
+
+// form builds a multipart form with a small WAV file and the given fields.
+func form(t *testing.T, fields map[string][]string) (io.Reader, string) {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for k, vs := range fields {
+		for _, v := range vs {
+			mw.WriteField(k, v)
+		}
+	}
+	fw, _ := mw.CreateFormFile("file", "a.wav")
+	fw.Write(wav(16000))
+	mw.Close()
+	return &b, mw.FormDataContentType()
+}
+
+// finishNext plays a worker: it takes the next job and stores result.
+func finishNext(t *testing.T, store *queue.Store, result *transcript.Result) *queue.Job {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		d, err := store.Take(ctx, "w", 50*time.Millisecond)
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		if d != nil {
+			if err := store.Finish(ctx, d, result); err != nil {
+				t.Error(err)
+			}
+			return d.Job
+		}
+	}
+	t.Error("no job arrived")
+	return nil
+}
+
+var fixedResult = &transcript.Result{Task: "transcribe", Text: "Hello there.", Language: "en",
+	Duration: 2.5, Segments: []transcript.Segment{{ID: 0, Start: 0, End: 2.5,
+		Text: "Hello there.", Tokens: []int{1, 2}}}}
+
+func TestTranscriptionsWaitsAndRenders(t *testing.T) {
+	srv, store := newServerWith(t, Options{MaxUploadBytes: 1 << 20, OpTimeout: time.Second,
+		SyncWait: 30 * time.Second})
+	tests := []struct {
+		format, contentType, body string
+	}{
+		{"json", "application/json", `{"text":"Hello there."}` + "\n"},
+		{"text", "text/plain; charset=utf-8", "Hello there.\n"},
+		{"srt", "", "1\n00:00:00,000 --> 00:00:02,500\nHello there.\n\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			body, ctype := form(t, map[string][]string{"model": {"whisper-1"},
+				"response_format": {tt.format}, "language": {"en"}})
+			go finishNext(t, store, fixedResult)
+			resp, data := do(t, "POST", srv.URL+"/v1/audio/transcriptions", ctype, body)
+			if resp.StatusCode != 200 || string(data) != tt.body {
+				t.Fatalf("status %d body %q, want %q", resp.StatusCode, data, tt.body)
+			}
+			if tt.contentType != "" && resp.Header.Get("Content-Type") != tt.contentType {
+				t.Errorf("Content-Type %q", resp.Header.Get("Content-Type"))
+			}
+			id := resp.Header.Get("X-Job-Id")
+			j, err := store.Get(context.Background(), id)
+			if err != nil || j.Options.Language != "en" {
+				t.Errorf("job %s options %+v %v", id, j.Options, err)
+			}
+		})
+	}
+}
+
+func TestTranslationsAsksForTranslation(t *testing.T) {
+	srv, store := newServerWith(t, Options{MaxUploadBytes: 1 << 20, OpTimeout: time.Second,
+		SyncWait: 30 * time.Second})
+	body, ctype := form(t, map[string][]string{"model": {"whisper-1"}})
+	jobs := make(chan *queue.Job, 1)
+	go func() { jobs <- finishNext(t, store, fixedResult) }()
+	resp, data := do(t, "POST", srv.URL+"/v1/audio/translations", ctype, body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d %s", resp.StatusCode, data)
+	}
+	if j := <-jobs; j == nil || !j.Options.Translate {
+		t.Fatalf("job options: %+v", j)
+	}
+}
+
+func TestSyncWaitExceededPointsToTheJob(t *testing.T) {
+	srv, store := newServerWith(t, Options{MaxUploadBytes: 1 << 20, OpTimeout: time.Second,
+		SyncWait: time.Second})
+	body, ctype := form(t, nil)
+	resp, data := do(t, "POST", srv.URL+"/v1/audio/transcriptions", ctype, body)
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("status %d %s", resp.StatusCode, data)
+	}
+	checkError(t, resp, data, "sync_wait_exceeded", "")
+	id := resp.Header.Get("X-Job-Id")
+	if !strings.Contains(string(data), id) || resp.Header.Get("Location") != "/v1/jobs/"+id {
+		t.Errorf("answer does not point to job %q: %s", id, data)
+	}
+	// The job runs on and its result is there later.
+	finishNext(t, store, fixedResult)
+	resp, data = do(t, "GET", srv.URL+"/v1/jobs/"+id+"/result?format=vtt", "", nil)
+	want := "WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nHello there.\n\n"
+	if resp.StatusCode != 200 || string(data) != want {
+		t.Fatalf("result: %d %q, want %q", resp.StatusCode, data, want)
+	}
+}
+
+func TestOptionValidation(t *testing.T) {
+	srv, _ := newServerWith(t, Options{MaxUploadBytes: 1 << 20, OpTimeout: time.Second,
+		SyncWait: time.Second})
+	tests := []struct {
+		fields map[string][]string
+		code   string
+		param  string
+	}{
+		{map[string][]string{"response_format": {"docx"}}, "invalid_response_format",
+			"response_format"},
+		{map[string][]string{"temperature": {"1.5"}}, "invalid_temperature", "temperature"},
+		{map[string][]string{"temperature": {"warm"}}, "invalid_temperature", "temperature"},
+		{map[string][]string{"language": {"klingon"}}, "invalid_language", "language"},
+		{map[string][]string{"timestamp_granularities[]": {"syllable"}},
+			"invalid_timestamp_granularities", "timestamp_granularities[]"},
+		{map[string][]string{"timestamp_granularities[]": {"word"}},
+			"invalid_timestamp_granularities", "timestamp_granularities[]"},
+		{map[string][]string{"prompt": {strings.Repeat("p", 5000)}}, "invalid_prompt",
+			"prompt"},
+	}
+	for _, tt := range tests {
+		body, ctype := form(t, tt.fields)
+		resp, data := do(t, "POST", srv.URL+"/v1/audio/transcriptions", ctype, body)
+		if resp.StatusCode != 400 {
+			t.Errorf("%v: status %d %s", tt.fields, resp.StatusCode, data)
+			continue
+		}
+		checkError(t, resp, data, tt.code, tt.param)
+	}
+}
+
+func TestResultOfUnfinishedJob(t *testing.T) {
+	srv, _ := newServerWith(t, Options{MaxUploadBytes: 1 << 20, OpTimeout: time.Second})
+	resp, data := do(t, "POST", srv.URL+"/v1/jobs", "audio/wav", bytes.NewReader(wav(100)))
+	var j jobView
+	json.Unmarshal(data, &j)
+	resp, data = do(t, "GET", srv.URL+"/v1/jobs/"+j.ID+"/result?format=srt", "", nil)
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("status %d %s", resp.StatusCode, data)
+	}
+	checkError(t, resp, data, "invalid_state", "")
+	resp, data = do(t, "GET", srv.URL+"/v1/jobs/"+j.ID+"/result?max_line_width=0", "", nil)
+	if resp.StatusCode != 400 {
+		t.Fatalf("status %d %s", resp.StatusCode, data)
+	}
+	checkError(t, resp, data, "invalid_max_line_width", "max_line_width")
+}
+
+func TestBearerTokens(t *testing.T) {
+	const token = "0123456789abcdef-token"
+	srv, _ := newServerWith(t, Options{MaxUploadBytes: 1 << 20, OpTimeout: time.Second,
+		Tokens: []string{"another-token-0000", token}, ModelName: "ggml-base.bin"})
+	get := func(path, auth string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp, data
+	}
+	for _, auth := range []string{"", "Bearer wrong", "Basic " + token, "Bearer " + token + "x"} {
+		resp, data := get("/v1/models", auth)
+		if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("auth %q: status %d", auth, resp.StatusCode)
+		}
+		checkError(t, resp, data, "invalid_api_key", "")
+	}
+	resp, data := get("/v1/models", "Bearer "+token)
+	want := `{"object":"list","data":[{"id":"whisper-1","object":"model","created":0,` +
+		`"owned_by":"asr-server"},{"id":"ggml-base.bin","object":"model","created":0,` +
+		`"owned_by":"asr-server"}]}` + "\n"
+	if resp.StatusCode != 200 || string(data) != want {
+		t.Errorf("models: %d %s", resp.StatusCode, data)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if resp, _ := get(path, ""); resp.StatusCode != 200 {
+			t.Errorf("%s without a token: %d", path, resp.StatusCode)
+		}
+	}
+}

@@ -1,0 +1,69 @@
+package api
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/asr-server/asr-server/internal/formats"
+	"github.com/asr-server/asr-server/internal/transcript"
+)
+
+// maxPromptBytes bounds the prompt; whisper keeps only its last 224 tokens.
+const maxPromptBytes = 4096
+
+// parseOptions reads the decoding options and the response format from a
+// request's fields (OpenAI's names). translation is set for
+// /v1/audio/translations, which takes no language and always translates.
+func parseOptions(fields url.Values, translation bool) (transcript.Options, formats.Format,
+	*apiError) {
+	var opts transcript.Options
+	format := formats.JSON
+	if v := fields.Get("response_format"); v != "" {
+		f, err := formats.Parse(v)
+		if err != nil {
+			return opts, "", badRequest("invalid_response_format", "response_format",
+				err.Error())
+		}
+		format = f
+	}
+	if lang := strings.ToLower(strings.TrimSpace(fields.Get("language"))); lang != "" &&
+		lang != "auto" && !translation {
+		if formats.LanguageName(lang) == lang {
+			return opts, "", badRequest("invalid_language", "language",
+				fmt.Sprintf("unknown language %q: give an ISO-639-1 code such as "+
+					`"en" or "de", or "auto"`, lang))
+		}
+		opts.Language = lang
+	}
+	opts.Translate = translation || fields.Get("translate") == "true"
+	if p := fields.Get("prompt"); len(p) > maxPromptBytes {
+		return opts, "", badRequest("invalid_prompt", "prompt",
+			fmt.Sprintf("the prompt is longer than %d bytes", maxPromptBytes))
+	} else {
+		opts.Prompt = p
+	}
+	if v := fields.Get("temperature"); v != "" {
+		t, err := strconv.ParseFloat(v, 64)
+		if err != nil || t < 0 || t > 1 {
+			return opts, "", badRequest("invalid_temperature", "temperature",
+				"temperature must be a number from 0 to 1")
+		}
+		opts.Temperature = t
+	}
+	granularities := append(fields["timestamp_granularities[]"],
+		fields["timestamp_granularities"]...)
+	for _, g := range granularities {
+		switch g {
+		case "segment":
+		case "word":
+			opts.WordTimestamps = true
+		default:
+			return opts, "", badRequest("invalid_timestamp_granularities",
+				"timestamp_granularities[]",
+				fmt.Sprintf(`unknown timestamp granularity %q: use "segment" or "word"`, g))
+		}
+	}
+	return opts, format, nil
+}
