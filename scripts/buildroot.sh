@@ -17,7 +17,7 @@ set -euo pipefail
 ROOT=${BUILDROOT:-/var/cache/asr-server/buildroot}
 SUITE=${BUILDROOT_SUITE:-testing}
 PACKAGES=(
-	ca-certificates curl dbus ffmpeg g++ gcc golang-go libc6-dev libwhisper-dev make
+	ca-certificates curl dbus ffmpeg g++ gcc golang-go libc6-dev libwhisper-dev make python3-openai
 	pkg-config redis-server sox systemd systemd-sysv
 )
 STAMP=.asr-buildroot-packages
@@ -64,14 +64,21 @@ create() {
 	log "build root ready: $(. "$ROOT/etc/os-release"; echo "$PRETTY_NAME")"
 }
 
+# Runs hold a shared lock on the root for as long as they last; creating or
+# replacing the root takes the lock exclusively, so it waits for them.
 ensure() {
 	mkdir -p "$(dirname "$ROOT")"
 	exec 9>"$ROOT.lock"
+	flock -s 9
+	if is_current; then
+		return
+	fi
+	flock -u 9
 	flock 9
 	if ! is_current; then
 		create
 	fi
-	flock -u 9
+	flock -s 9
 }
 
 run() {

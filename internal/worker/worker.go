@@ -315,25 +315,29 @@ func (w *Worker) settle(d *queue.Delivery, log *slog.Logger, res *transcript.Res
 	err, cause error, elapsed time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.Lease)
 	defer cancel()
+	var recordErr error
 	switch {
 	case errors.Is(cause, queue.ErrLost):
-		if j, err := w.q.Get(ctx, d.Job.ID); err == nil && j.State == queue.Canceled {
-			log.Info("job canceled; stopped working on it")
-			return
-		}
-		log.Warn("job taken over by another worker; result dropped")
+		recordErr = queue.ErrLost
 	case errors.Is(cause, errJobTimeout):
 		reason := fmt.Sprintf("the job ran longer than the limit of %v", w.opts.JobTimeout)
-		w.retry(ctx, log, "record failure", func() error {
+		recordErr = w.retry(ctx, log, "record failure", func() error {
 			_, err := w.q.Fail(ctx, d, reason, "job_timeout", false)
 			return err
 		})
-		log.Warn("job failed: run-time limit exceeded", "limit_s", w.opts.JobTimeout.Seconds())
+		if recordErr == nil {
+			log.Warn("job failed: run-time limit exceeded",
+				"limit_s", w.opts.JobTimeout.Seconds())
+		}
 	case errors.Is(cause, errStopBudget):
-		w.retry(ctx, log, "hand back", func() error { return w.q.Release(ctx, d) })
-		log.Info("job handed back to the queue")
+		recordErr = w.retry(ctx, log, "hand back", func() error { return w.q.Release(ctx, d) })
+		if recordErr == nil {
+			log.Info("job handed back to the queue")
+		}
 	case err == nil:
-		if w.retry(ctx, log, "store result", func() error { return w.q.Finish(ctx, d, res) }) {
+		recordErr = w.retry(ctx, log, "store result",
+			func() error { return w.q.Finish(ctx, d, res) })
+		if recordErr == nil {
 			w.done.Add(1)
 			log.Info("job succeeded", "audio_s", res.Duration,
 				"elapsed_s", elapsed.Seconds(), "rtf", elapsed.Seconds()/res.Duration,
@@ -343,32 +347,44 @@ func (w *Worker) settle(d *queue.Delivery, log *slog.Logger, res *transcript.Res
 		var se *stepError
 		errors.As(err, &se)
 		var outcome queue.Result
-		w.retry(ctx, log, "record failure", func() error {
+		recordErr = w.retry(ctx, log, "record failure", func() error {
 			var ferr error
 			outcome, ferr = w.q.Fail(ctx, d, err.Error(), se.code(), !se.permanent)
 			return ferr
 		})
-		log.Warn("job attempt failed", "err", err, "outcome", string(outcome))
+		if recordErr == nil {
+			log.Warn("job attempt failed", "err", err, "outcome", string(outcome))
+		}
+	}
+	if errors.Is(recordErr, queue.ErrLost) {
+		w.logLost(ctx, log, d)
 	}
 }
 
-// retry runs op until it succeeds, the lease is lost or ctx ends; it
-// reports whether op succeeded.
+// logLost says why the worker no longer owns d: a client canceled the job,
+// or another worker took it over after the lease lapsed.
+func (w *Worker) logLost(ctx context.Context, log *slog.Logger, d *queue.Delivery) {
+	if j, err := w.q.Get(ctx, d.Job.ID); err == nil && j.State == queue.Canceled {
+		log.Info("job canceled; stopped working on it")
+		return
+	}
+	log.Warn("job taken over by another worker; this attempt's outcome is dropped")
+}
+
+// retry runs op until it succeeds, the lease is lost or ctx ends, and
+// returns op's last error: nil, queue.ErrLost, or the error it gave up on.
 func (w *Worker) retry(ctx context.Context, log *slog.Logger, what string,
-	op func() error) bool {
+	op func() error) error {
 	var backoff retryBackoff
 	for {
 		err := op()
 		switch {
-		case err == nil:
-			return true
-		case errors.Is(err, queue.ErrLost):
-			log.Warn("job taken over by another worker", "op", what)
-			return false
+		case err == nil, errors.Is(err, queue.ErrLost):
+			return err
 		case ctx.Err() != nil:
 			log.Error("giving up on the queue; the job's lease will expire and "+
 				"another worker will run it", "op", what, "err", err)
-			return false
+			return err
 		}
 		backoff.fail(log, what+" failed", err)
 		sleep(ctx, backoff.delay())
