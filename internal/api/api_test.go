@@ -273,7 +273,7 @@ func TestRedisDownIs503Quickly(t *testing.T) {
 		if strings.Contains(string(data), "redis.sock") {
 			t.Errorf("503 reveals the Redis address: %s", data)
 		}
-		if took := time.Since(start); took > 5*time.Second {
+		if took := time.Since(start); took > 2*time.Second {
 			t.Errorf("%s %s took %v with Redis down", c.method, c.path, took)
 		}
 	}

@@ -21,6 +21,9 @@ func Dial(url string, dialTimeout, opTimeout time.Duration) (*redis.Client, erro
 	opts.WriteTimeout = opTimeout
 	opts.ContextTimeoutEnabled = true
 	opts.MaxRetries = 1
+	// One dial attempt per command: with Redis down, callers get their
+	// error at once instead of after several dial retries.
+	opts.DialerRetries = 1
 	return redis.NewClient(opts), nil
 }
 
