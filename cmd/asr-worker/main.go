@@ -57,6 +57,13 @@ func run() error {
 	}
 	log.Info("model loaded", "model", cfg.Worker.Model,
 		"multilingual", eng.Info().Multilingual)
+	if _, err := os.Stat(cfg.Worker.VADModel); err != nil {
+		log.Info("no VAD model; voice activity detection off", "vad_model", cfg.Worker.VADModel)
+	} else if err := eng.UseVAD(cfg.Worker.VADModel); err != nil {
+		return &config.Error{File: env.ConfigPath, Key: "worker.vad_model", Err: err}
+	} else {
+		log.Info("voice activity detection on", "vad_model", cfg.Worker.VADModel)
+	}
 
 	if _, err := exec.LookPath(cfg.Worker.FFmpeg); err != nil {
 		log.Warn("ffmpeg not found: only WAV uploads can be transcribed; "+
@@ -75,6 +82,8 @@ func run() error {
 			Prompt:         opts.Prompt,
 			Temperature:    opts.Temperature,
 			WordTimestamps: opts.WordTimestamps,
+			VAD:            opts.VAD == nil || *opts.VAD,
+			VADThreshold:   opts.VADThreshold,
 		}
 		if opts.Language != "" && opts.Language != "auto" {
 			params.Language = opts.Language

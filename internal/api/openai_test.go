@@ -166,6 +166,10 @@ func TestOptionValidation(t *testing.T) {
 			"invalid_timestamp_granularities", "timestamp_granularities[]"},
 		{map[string][]string{"prompt": {strings.Repeat("p", 5000)}}, "invalid_prompt",
 			"prompt"},
+		{map[string][]string{"temperature": {"NaN"}}, "invalid_temperature", "temperature"},
+		{map[string][]string{"vad": {"sometimes"}}, "invalid_vad", "vad"},
+		{map[string][]string{"vad_threshold": {"0"}}, "invalid_vad_threshold",
+			"vad_threshold"},
 	}
 	for _, tt := range tests {
 		body, ctype := form(t, tt.fields)

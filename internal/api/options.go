@@ -38,19 +38,33 @@ func parseOptions(fields url.Values, translation bool) (transcript.Options, form
 		opts.Language = lang
 	}
 	opts.Translate = translation || fields.Get("translate") == "true"
-	if p := fields.Get("prompt"); len(p) > maxPromptBytes {
+	opts.Prompt = fields.Get("prompt")
+	if len(opts.Prompt) > maxPromptBytes {
 		return opts, "", badRequest("invalid_prompt", "prompt",
 			fmt.Sprintf("the prompt is longer than %d bytes", maxPromptBytes))
-	} else {
-		opts.Prompt = p
 	}
 	if v := fields.Get("temperature"); v != "" {
 		t, err := strconv.ParseFloat(v, 64)
-		if err != nil || t < 0 || t > 1 {
+		if err != nil || !(t >= 0 && t <= 1) {
 			return opts, "", badRequest("invalid_temperature", "temperature",
 				"temperature must be a number from 0 to 1")
 		}
 		opts.Temperature = t
+	}
+	if v := fields.Get("vad"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return opts, "", badRequest("invalid_vad", "vad", "vad must be true or false")
+		}
+		opts.VAD = &on
+	}
+	if v := fields.Get("vad_threshold"); v != "" {
+		t, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(t > 0 && t <= 1) {
+			return opts, "", badRequest("invalid_vad_threshold", "vad_threshold",
+				"vad_threshold must be a number above 0 and at most 1")
+		}
+		opts.VADThreshold = t
 	}
 	granularities := append(fields["timestamp_granularities[]"],
 		fields["timestamp_granularities"]...)

@@ -87,6 +87,9 @@ type Worker struct {
 	JobTimeout Duration `toml:"job_timeout"`
 	// FFmpeg is the ffmpeg program used for formats other than WAV.
 	FFmpeg string `toml:"ffmpeg"`
+	// VADModel is the Silero voice activity model; when the file exists,
+	// jobs skip silence and noise unless they ask otherwise.
+	VADModel string `toml:"vad_model"`
 }
 
 // Queue configures delivery of jobs.
@@ -141,6 +144,7 @@ func Defaults() Config {
 			MaxAudioSeconds: 4 * 3600,
 			JobTimeout:      Duration(4 * time.Hour),
 			FFmpeg:          "ffmpeg",
+			VADModel:        "/var/lib/asr/models/ggml-silero-v6.2.0.bin",
 		},
 		Queue: Queue{
 			Lease:           Duration(15 * time.Second),

@@ -525,3 +525,46 @@ func TestCancelStopsARunningJob(t *testing.T) {
 		t.Errorf("worker log does not mention the cancel:\n%s", worker.log())
 	}
 }
+
+func TestVADSkipsSilence(t *testing.T) {
+	vad, err := filepath.Abs("../../../shared/data/silero-vad-v6.2.0-ggml.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(vad); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("VAD model missing: %v", err)
+		}
+		t.Skipf("VAD model missing: %v", err)
+	}
+	config := writeConfig(t, modelPath, fmt.Sprintf("vad_model = %q", vad))
+	api := startAPI(t, config)
+	worker := startDaemon(t, "asr-worker", config, "-instance", "e2e-vad")
+	silence := wavFile(16000, make([]int16, 10*16000))
+	id := submitJob(t, api, "silence.wav", silence)
+	j := waitState(t, api, id, "succeeded", "failed")
+	if j.State != "succeeded" || len(j.Result.Segments) != 0 || j.Result.Text != "" {
+		t.Fatalf("silence with VAD: %+v %+v", j, j.Result)
+	}
+	// Switched off per request, the stand-in model invents words.
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("vad", "false")
+	fw, _ := mw.CreateFormFile("file", "silence.wav")
+	fw.Write(silence)
+	mw.Close()
+	resp, err := http.Post(api+"/v1/jobs", mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var off job
+	json.NewDecoder(resp.Body).Decode(&off)
+	resp.Body.Close()
+	j = waitState(t, api, off.ID, "succeeded", "failed")
+	if j.State != "succeeded" || len(j.Result.Segments) == 0 {
+		t.Fatalf("silence without VAD: %+v %+v", j, j.Result)
+	}
+	if !strings.Contains(worker.log(), "voice activity detection on") {
+		t.Errorf("worker log does not report VAD")
+	}
+}

@@ -5,8 +5,10 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -26,6 +28,11 @@ type Engine struct {
 	abort  abortFlag
 	info   Info
 	logger *slog.Logger
+	// vadModel is the voice activity model's path, empty when there is none.
+	vadModel cString
+	// lastSpeech holds the speech spans VAD found in the last
+	// transcription; guarded by mu.
+	lastSpeech [][2]int64
 }
 
 // Info describes a loaded model.
@@ -114,4 +121,29 @@ func (e *Engine) Close() {
 	e.ctx.Whisper_free()
 	e.ctx = nil
 	e.abort.free()
+	e.vadModel.free()
+}
+
+// UseVAD makes transcriptions that ask for it skip what the Silero voice
+// activity model at path finds to be silence or noise. The model is
+// loaded once here, to check it.
+func (e *Engine) UseVAD(path string) error {
+	mf, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("%w: VAD model: %w", ErrModel, err)
+	}
+	var magic [4]byte
+	_, err = io.ReadFull(mf, magic[:])
+	mf.Close()
+	if err != nil || string(magic[:]) != "lmgg" {
+		return fmt.Errorf("%w: VAD model %s: not a ggml model file", ErrModel, path)
+	}
+	if !vadModelOK(path) {
+		return fmt.Errorf("%w: VAD model %s: whisper.cpp could not load it", ErrModel, path)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.vadModel.free()
+	e.vadModel = newCString(path)
+	return nil
 }

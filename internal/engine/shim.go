@@ -48,6 +48,40 @@ static void asr_token_span(void *ctx, int seg, int tok, int64_t *t0, int64_t *t1
 	*t1 = whisper_full_get_token_t1(c, seg, tok);
 }
 
+// Turns on voice activity detection with the model at path, tuned by
+// threshold (0 keeps whisper's default) and min_silence_ms (0 likewise).
+static void asr_params_set_vad(void *params, const char *path, float threshold,
+		int min_silence_ms) {
+	struct whisper_full_params *p = params;
+	p->vad = true;
+	p->vad_model_path = path;
+	if (threshold > 0) p->vad_params.threshold = threshold;
+	if (min_silence_ms > 0) p->vad_params.min_silence_duration_ms = min_silence_ms;
+}
+
+static void asr_params_set_prompt(void *params, const char *prompt) {
+	((struct whisper_full_params *)params)->initial_prompt = prompt;
+}
+
+// Loads and frees a VAD model, to check it before any job needs it.
+static bool asr_vad_model_ok(const char *path) {
+	struct whisper_vad_context_params cp = whisper_vad_default_context_params();
+	cp.n_threads = 1;
+	struct whisper_vad_context *v = whisper_vad_init_from_file_with_params(path, cp);
+	if (v == NULL) return false;
+	whisper_vad_free(v);
+	return true;
+}
+
+static int asr_n_vad_segments(void *ctx) {
+	return whisper_full_n_vad_segments((struct whisper_context *)ctx);
+}
+
+static void asr_vad_segment(void *ctx, int i, int64_t *t0, int64_t *t1) {
+	*t0 = whisper_full_get_vad_segment_t0((struct whisper_context *)ctx, i);
+	*t1 = whisper_full_get_vad_segment_t1((struct whisper_context *)ctx, i);
+}
+
 // Makes ggml stop computing a graph once *flag is non-zero.
 static void asr_params_set_abort(void *params, int *flag) {
 	struct whisper_full_params *p = params;
@@ -102,6 +136,49 @@ func tokenSpan(ctx *whisper.Context, seg, tok int) (t0, t1 int64) {
 	var c0, c1 C.int64_t
 	C.asr_token_span(unsafe.Pointer(ctx), C.int(seg), C.int(tok), &c0, &c1)
 	return int64(c0), int64(c1)
+}
+
+// cString is a C copy of a Go string, freed by free.
+type cString struct{ p *C.char }
+
+func newCString(s string) cString { return cString{C.CString(s)} }
+
+func (c cString) free() {
+	if c.p != nil {
+		C.free(unsafe.Pointer(c.p))
+	}
+}
+
+// setVAD turns on voice activity detection in params with the model path.
+func setVAD(params *whisper.Params, path cString, threshold float64, minSilenceMs int) {
+	C.asr_params_set_vad(unsafe.Pointer(params), path.p, C.float(threshold),
+		C.int(minSilenceMs))
+}
+
+// setPrompt sets the initial prompt; prompt must outlive the call that
+// uses params.
+func setPrompt(params *whisper.Params, prompt cString) {
+	C.asr_params_set_prompt(unsafe.Pointer(params), prompt.p)
+}
+
+// vadModelOK reports whether whisper.cpp can load the VAD model at path.
+func vadModelOK(path string) bool {
+	c := newCString(path)
+	defer c.free()
+	return bool(C.asr_vad_model_ok(c.p))
+}
+
+// speechSpans returns the speech the last transcription's VAD found, in
+// 10 ms units on the original audio's time line.
+func speechSpans(ctx *whisper.Context) [][2]int64 {
+	n := int(C.asr_n_vad_segments(unsafe.Pointer(ctx)))
+	spans := make([][2]int64, n)
+	for i := range spans {
+		var t0, t1 C.int64_t
+		C.asr_vad_segment(unsafe.Pointer(ctx), C.int(i), &t0, &t1)
+		spans[i] = [2]int64{int64(t0), int64(t1)}
+	}
+	return spans
 }
 
 // abortFlag is a C int that whisper.cpp's compute threads poll; setting it

@@ -34,6 +34,11 @@ type Params struct {
 	Temperature float64
 	// WordTimestamps adds each word's time span to the segments.
 	WordTimestamps bool
+	// VAD skips silence and noise with the model given to UseVAD; without
+	// one it has no effect. VADThreshold (0 to 1, 0 for whisper's 0.5) is
+	// the speech probability above which audio counts as speech.
+	VAD          bool
+	VADThreshold float64
 }
 
 // fullMu serialises whisper_full across the process: the Go bindings keep
@@ -70,6 +75,14 @@ func (e *Engine) Transcribe(ctx context.Context, samples []float32, p Params,
 	if err != nil {
 		return transcript.Result{}, err
 	}
+	prompt := newCString(p.Prompt)
+	defer prompt.free()
+	if p.Prompt != "" {
+		setPrompt(&params, prompt)
+	}
+	if p.VAD && e.vadModel.p != nil {
+		setVAD(&params, e.vadModel, p.VADThreshold, 0)
+	}
 
 	fullMu.Lock()
 	defer fullMu.Unlock()
@@ -101,6 +114,7 @@ func (e *Engine) Transcribe(ctx context.Context, samples []float32, p Params,
 		return transcript.Result{}, fmt.Errorf("%w: whisper_full: %w", ErrInference, err)
 	}
 
+	e.lastSpeech = speechSpans(e.ctx)
 	res := buildResult(e.segments(p.WordTimestamps), duration)
 	res.Task = "transcribe"
 	if p.Translate && e.info.Multilingual {
@@ -132,9 +146,6 @@ func (e *Engine) params(p Params) (whisper.Params, error) {
 	params := e.ctx.Whisper_full_default_params(whisper.SAMPLING_GREEDY)
 	params.SetThreads(threads)
 	params.SetTranslate(p.Translate && e.info.Multilingual)
-	if p.Prompt != "" {
-		params.SetInitialPrompt(p.Prompt)
-	}
 	if p.Temperature > 0 {
 		params.SetTemperature(float32(p.Temperature))
 		params.SetTemperatureFallback(0)

@@ -69,4 +69,10 @@ type Options struct {
 	Temperature float64 `json:"temperature,omitempty"`
 	// WordTimestamps asks for each word's time span.
 	WordTimestamps bool `json:"word_timestamps,omitempty"`
+	// VAD switches voice activity detection on or off; nil leaves it on
+	// wherever a VAD model is installed.
+	VAD *bool `json:"vad,omitempty"`
+	// VADThreshold is the speech probability above which audio counts as
+	// speech; 0 means whisper's default, 0.5.
+	VADThreshold float64 `json:"vad_threshold,omitempty"`
 }
