@@ -74,7 +74,7 @@ func run() error {
 		return audio.Decode(ctx, data, decodeOpts)
 	}
 	transcribe := func(ctx context.Context, samples []float32, opts transcript.Options,
-		progress func(int)) (transcript.Result, error) {
+		progress func(int), segment func(transcript.Segment)) (transcript.Result, error) {
 		params := engine.Params{
 			Language:       cfg.Worker.Language,
 			Threads:        cfg.Worker.ThreadCount(),
@@ -84,6 +84,7 @@ func run() error {
 			WordTimestamps: opts.WordTimestamps,
 			VAD:            opts.VAD == nil || *opts.VAD,
 			VADThreshold:   opts.VADThreshold,
+			OnSegment:      segment,
 		}
 		if opts.Language != "" && opts.Language != "auto" {
 			params.Language = opts.Language

@@ -25,6 +25,7 @@ type Store interface {
 	Requeue(ctx context.Context, id string) error
 	DeadLetters(ctx context.Context, limit int64) ([]*queue.Job, error)
 	Overview(ctx context.Context) (*queue.Overview, error)
+	Events(ctx context.Context, id, after string, count int64) ([]queue.Event, error)
 	Ping(ctx context.Context) error
 }
 
@@ -69,6 +70,7 @@ func New(store Store, log *slog.Logger, opts Options) *Server {
 			r.Get("/{id}", s.getJob)
 			r.Delete("/{id}", s.cancelJob)
 			r.Get("/{id}/result", s.jobResult)
+			r.Get("/{id}/events", s.jobEvents)
 			r.Post("/{id}/requeue", s.requeueJob)
 		})
 		r.Get("/dead-letters", s.deadLetters)
@@ -137,6 +139,9 @@ type statusRecorder struct {
 	status int
 }
 
+// Unwrap lets http.ResponseController reach the connection, to flush.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 func (r *statusRecorder) WriteHeader(status int) {
 	r.status = status
 	r.ResponseWriter.WriteHeader(status)
@@ -196,6 +201,9 @@ func (w *notAllowedWriter) WriteHeader(status int) {
 	}
 	w.ResponseWriter.WriteHeader(status)
 }
+
+// Unwrap lets http.ResponseController reach the connection, to flush.
+func (w *notAllowedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *notAllowedWriter) Write(b []byte) (int, error) {
 	if w.replaced {

@@ -12,6 +12,7 @@ type jobView struct {
 	ID         string             `json:"id"`
 	State      queue.State        `json:"state"`
 	Attempts   int                `json:"attempts"`
+	Progress   int                `json:"progress"`
 	File       fileView           `json:"file"`
 	Options    transcript.Options `json:"options"`
 	CreatedAt  time.Time          `json:"created_at"`
@@ -50,6 +51,7 @@ func newJobView(j *queue.Job) jobView {
 		ID:        j.ID,
 		State:     j.State,
 		Attempts:  j.Attempts,
+		Progress:  j.Progress,
 		File:      fileView{Name: j.Filename, ContentType: j.ContentType, Bytes: j.Size},
 		Options:   j.Options,
 		CreatedAt: j.Created.UTC(),

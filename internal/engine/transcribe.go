@@ -39,6 +39,10 @@ type Params struct {
 	// the speech probability above which audio counts as speech.
 	VAD          bool
 	VADThreshold float64
+	// OnSegment, if set, is called with each segment as soon as whisper
+	// has decoded it, before the whole audio is done. Its times are
+	// clamped to the audio but not yet tidied as in the final result.
+	OnSegment func(transcript.Segment)
 }
 
 // fullMu serialises whisper_full across the process: the Go bindings keep
@@ -102,8 +106,20 @@ func (e *Engine) Transcribe(ctx context.Context, samples []float32, p Params,
 		onProgress = func(percent int) { progress(min(max(percent, 0), 99)) }
 	}
 	started := time.Now()
+	var onSegment func(int)
+	if p.OnSegment != nil {
+		onSegment = func(n int) {
+			total := e.ctx.Whisper_full_n_segments()
+			for i := max(total-n, 0); i < total; i++ {
+				start := clamp(float64(e.ctx.Whisper_full_get_segment_t0(i))/100, 0, duration)
+				end := clamp(float64(e.ctx.Whisper_full_get_segment_t1(i))/100, start, duration)
+				p.OnSegment(transcript.Segment{ID: i, Start: roundMs(start), End: roundMs(end),
+					Text: strings.TrimSpace(e.ctx.Whisper_full_get_segment_text(i))})
+			}
+		}
+	}
 	err = e.ctx.Whisper_full(params, samples,
-		func() bool { return ctx.Err() == nil }, nil, onProgress)
+		func() bool { return ctx.Err() == nil }, onSegment, onProgress)
 	if !stop() {
 		<-stopped
 	}

@@ -87,7 +87,7 @@ func (s *Store) promoteDue(ctx context.Context) error {
 		return fmt.Errorf("queue: find jobs due for retry: %w", err)
 	}
 	for _, id := range due {
-		keys := []string{s.stream(), s.jobKey(id), s.delayed(), s.seq()}
+		keys := []string{s.stream(), s.jobKey(id), s.delayed(), s.seq(), s.eventsKey(id)}
 		if err := promoteScript.Run(ctx, s.rdb, keys, id).Err(); err != nil {
 			return fmt.Errorf("queue: retry job %s: %w", id, err)
 		}
@@ -115,7 +115,8 @@ func (s *Store) startFirst(ctx context.Context, consumer string,
 }
 
 func (s *Store) start(ctx context.Context, consumer, id, entry string) (*Delivery, error) {
-	keys := []string{s.stream(), s.jobKey(id), s.audioKey(id), s.dead(), s.startedSeq()}
+	keys := []string{s.stream(), s.jobKey(id), s.audioKey(id), s.dead(), s.startedSeq(),
+		s.eventsKey(id)}
 	res, err := startScript.Run(ctx, s.rdb, keys, group, entry, consumer, s.nowMS(),
 		s.opts.MaxAttempts, s.opts.ResultTTL.Milliseconds(), id).Slice()
 	if err != nil {
@@ -146,7 +147,7 @@ func (s *Store) start(ctx context.Context, consumer, id, entry string) (*Deliver
 // longer owns the job (another worker took it over, or it was canceled),
 // in which case the worker must stop working on it.
 func (s *Store) Renew(ctx context.Context, d *Delivery) error {
-	keys := []string{s.stream(), s.jobKey(d.Job.ID)}
+	keys := []string{s.stream(), s.jobKey(d.Job.ID), s.eventsKey(d.Job.ID)}
 	ok, err := renewScript.Run(ctx, s.rdb, keys, group, d.entry, d.Consumer, d.Attempt).Int()
 	if err != nil {
 		return fmt.Errorf("queue: renew lease of job %s: %w", d.Job.ID, err)
@@ -164,7 +165,8 @@ func (s *Store) Finish(ctx context.Context, d *Delivery, r *transcript.Result) e
 	if err != nil {
 		return fmt.Errorf("queue: encode result of job %s: %w", d.Job.ID, err)
 	}
-	keys := []string{s.stream(), s.jobKey(d.Job.ID), s.audioKey(d.Job.ID)}
+	keys := []string{s.stream(), s.jobKey(d.Job.ID), s.audioKey(d.Job.ID),
+		s.eventsKey(d.Job.ID)}
 	ok, err := finishScript.Run(ctx, s.rdb, keys, group, d.entry, d.Consumer, d.Attempt,
 		s.nowMS(), body, s.opts.ResultTTL.Milliseconds()).Int()
 	if err != nil {
@@ -188,7 +190,7 @@ func (s *Store) Fail(ctx context.Context, d *Delivery, reason, code string,
 	now := s.Now()
 	retryAt := now.Add(s.backoff(d.Attempt)).UnixMilli()
 	keys := []string{s.stream(), s.jobKey(d.Job.ID), s.audioKey(d.Job.ID), s.delayed(),
-		s.dead()}
+		s.dead(), s.eventsKey(d.Job.ID)}
 	res, err := failScript.Run(ctx, s.rdb, keys, group, d.entry, d.Consumer, d.Attempt,
 		now.UnixMilli(), reason, code, retry, s.opts.MaxAttempts,
 		s.opts.ResultTTL.Milliseconds(), d.Job.ID, retryAt).Text()
@@ -213,7 +215,7 @@ func (s *Store) backoff(attempt int) time.Duration {
 // Release hands d back to the queue without spending an attempt, for a
 // worker that stops before it could finish the job.
 func (s *Store) Release(ctx context.Context, d *Delivery) error {
-	keys := []string{s.stream(), s.jobKey(d.Job.ID), s.seq()}
+	keys := []string{s.stream(), s.jobKey(d.Job.ID), s.seq(), s.eventsKey(d.Job.ID)}
 	ok, err := releaseScript.Run(ctx, s.rdb, keys, group, d.entry, d.Consumer, d.Attempt,
 		d.Job.ID).Int()
 	if err != nil {

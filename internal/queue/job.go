@@ -63,6 +63,8 @@ type Job struct {
 	// RetryAt is when a job waiting after a failed attempt is queued
 	// again; zero otherwise.
 	RetryAt time.Time
+	// Progress is the running or last attempt's progress in percent.
+	Progress int
 	// Position is the number of jobs ahead of a queued job plus one, or 0
 	// when the job is not waiting in the queue. It is approximate when
 	// jobs were handed back or reclaimed.
@@ -116,6 +118,7 @@ const (
 	fHistory     = "history"
 	fRetry       = "retry_ms"
 	fOptions     = "options"
+	fProgress    = "progress"
 )
 
 func jobFromHash(id string, h map[string]string) (*Job, error) {
@@ -130,6 +133,7 @@ func jobFromHash(id string, h map[string]string) (*Job, error) {
 	}
 	j.Attempts, _ = strconv.Atoi(h[fAttempts])
 	j.Size, _ = strconv.ParseInt(h[fSize], 10, 64)
+	j.Progress, _ = strconv.Atoi(h[fProgress])
 	j.Created = msTime(h[fCreated])
 	j.Started = msTime(h[fStarted])
 	j.Finished = msTime(h[fFinished])

@@ -89,13 +89,14 @@ func (s *Store) key(parts ...string) string {
 	return "{" + s.opts.Prefix + "}:" + strings.Join(parts, ":")
 }
 
-func (s *Store) stream() string            { return s.key("jobs") }
-func (s *Store) jobKey(id string) string   { return s.key("job", id) }
-func (s *Store) audioKey(id string) string { return s.key("audio", id) }
-func (s *Store) delayed() string           { return s.key("delayed") }
-func (s *Store) dead() string              { return s.key("dead") }
-func (s *Store) seq() string               { return s.key("seq") }
-func (s *Store) startedSeq() string        { return s.key("started-seq") }
+func (s *Store) stream() string             { return s.key("jobs") }
+func (s *Store) jobKey(id string) string    { return s.key("job", id) }
+func (s *Store) audioKey(id string) string  { return s.key("audio", id) }
+func (s *Store) delayed() string            { return s.key("delayed") }
+func (s *Store) dead() string               { return s.key("dead") }
+func (s *Store) seq() string                { return s.key("seq") }
+func (s *Store) startedSeq() string         { return s.key("started-seq") }
+func (s *Store) eventsKey(id string) string { return s.key("events", id) }
 
 // idemKey hashes a client's idempotency key, which may be any string.
 func (s *Store) idemKey(k string) string {
@@ -132,7 +133,7 @@ func (s *Store) Submit(ctx context.Context, spec Spec) (job *Job, replayed bool,
 		seen, _ = s.rdb.Get(ctx, idem).Result()
 	}
 	keys := []string{s.stream(), s.jobKey(id), s.audioKey(id), s.delayed(), idem, s.seq(),
-		s.startedSeq()}
+		s.startedSeq(), s.eventsKey(id)}
 	options, err := json.Marshal(spec.Options)
 	if err != nil {
 		return nil, false, fmt.Errorf("queue: encode options: %w", err)
@@ -216,7 +217,7 @@ func (s *Store) Cancel(ctx context.Context, id string) (State, error) {
 	if !ValidID(id) {
 		return "", ErrNotFound
 	}
-	keys := []string{s.stream(), s.jobKey(id), s.audioKey(id), s.delayed()}
+	keys := []string{s.stream(), s.jobKey(id), s.audioKey(id), s.delayed(), s.eventsKey(id)}
 	prev, err := cancelScript.Run(ctx, s.rdb, keys, group, id, s.nowMS(),
 		s.opts.ResultTTL.Milliseconds()).Text()
 	if err != nil {
@@ -238,7 +239,8 @@ func (s *Store) Requeue(ctx context.Context, id string) error {
 	if !ValidID(id) {
 		return ErrNotFound
 	}
-	keys := []string{s.stream(), s.jobKey(id), s.audioKey(id), s.dead(), s.seq()}
+	keys := []string{s.stream(), s.jobKey(id), s.audioKey(id), s.dead(), s.seq(),
+		s.eventsKey(id)}
 	res, err := requeueScript.Run(ctx, s.rdb, keys, id).Text()
 	if err != nil {
 		return fmt.Errorf("queue: requeue job %s: %w", id, err)

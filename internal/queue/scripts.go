@@ -12,13 +12,24 @@ import "github.com/redis/go-redis/v9"
 // worker that lost its lease (another worker reclaimed the job, or a client
 // canceled it) can no longer change anything.
 //
+// Every script's last key is the job's event stream (see eventLua).
+//
 // A job's "history" field is a JSON array with one object per failed
 // attempt: attempt, worker, error, code and at (ms).
+
+// eventLua appends to the job's event stream, which every script below
+// names as its last key; clients follow it through GET /v1/jobs/{id}/events.
+const eventLua = `
+local function emit(kind, fields)
+  redis.call('XADD', KEYS[#KEYS], 'MAXLEN', '~', 1000, '*', 'type', kind,
+    'data', cjson.encode(fields))
+end
+`
 
 // commonLua is shared by the scripts below. owned expects KEYS[2] = job
 // hash, ARGV[2] = entry id, ARGV[3] = consumer, ARGV[4] = attempt; drop
 // expects KEYS[1] = stream and ARGV[1] = group.
-const commonLua = `
+const commonLua = eventLua + `
 local function owned()
   local h = redis.call('HMGET', KEYS[2], 'state', 'worker', 'attempts', 'entry')
   return h[1] == 'running' and h[2] == ARGV[3] and h[3] == ARGV[4] and h[4] == ARGV[2]
@@ -53,7 +64,7 @@ end
 //
 // Returns {"queued", id, position}, {"full", "", 0} (nothing written) or
 // {"duplicate", first job id, 0} (nothing written).
-var submitScript = redis.NewScript(`
+var submitScript = redis.NewScript(eventLua + `
 if ARGV[7] ~= '0' then
   local cur = redis.call('GET', KEYS[5])
   if cur and cur ~= ARGV[8] then return {'duplicate', cur, 0} end
@@ -71,6 +82,7 @@ local seq = redis.call('INCR', KEYS[6])
 redis.call('HSET', KEYS[2], 'state', 'queued', 'attempts', 0,
   'filename', ARGV[4], 'content_type', ARGV[5], 'size', string.len(ARGV[6]),
   'created_ms', ARGV[3], 'entry', entry, 'seq', seq, 'options', ARGV[9])
+emit('state', {state = 'queued'})
 local position = seq - tonumber(redis.call('GET', KEYS[7]) or '0')
 return {'queued', ARGV[1], math.max(position, 1)}
 `)
@@ -106,10 +118,13 @@ if attempt > tonumber(ARGV[5]) then
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
   redis.call('ZADD', KEYS[4], ARGV[4], ARGV[7])
   drop(ARGV[2])
+  emit('state', {state = 'failed', code = 'attempts_exhausted'})
+  redis.call('PEXPIRE', KEYS[#KEYS], ARGV[6])
   return {'failed', attempt - 1}
 end
 redis.call('HSET', KEYS[2], 'state', 'running', 'attempts', attempt,
-  'worker', ARGV[3], 'started_ms', ARGV[4])
+  'worker', ARGV[3], 'started_ms', ARGV[4], 'progress', 0)
+emit('state', {state = 'running', attempt = attempt, worker = ARGV[3]})
 local seq = tonumber(h[5] or '0')
 if seq > tonumber(redis.call('GET', KEYS[5]) or '0') then
   redis.call('SET', KEYS[5], seq)
@@ -141,9 +156,11 @@ return 1
 var finishScript = redis.NewScript(commonLua + `
 if not owned() then return 0 end
 redis.call('HSET', KEYS[2], 'state', 'succeeded', 'finished_ms', ARGV[5],
-  'result', ARGV[6], 'error', '', 'error_code', '')
+  'result', ARGV[6], 'error', '', 'error_code', '', 'progress', 100)
 redis.call('DEL', KEYS[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
+emit('state', {state = 'succeeded'})
+redis.call('PEXPIRE', KEYS[#KEYS], ARGV[7])
 drop(ARGV[2])
 return 1
 `)
@@ -169,6 +186,7 @@ if ARGV[8] == '1' and tonumber(ARGV[4]) < tonumber(ARGV[9]) then
   redis.call('ZADD', KEYS[4], ARGV[12], ARGV[11])
   redis.call('HSET', KEYS[2], 'state', 'queued', 'entry', '', 'worker', '',
     'error', ARGV[6], 'error_code', ARGV[7], 'retry_ms', ARGV[12])
+  emit('state', {state = 'queued', retry_at = tonumber(ARGV[12]), error = ARGV[6]})
   return 'retrying'
 end
 redis.call('HSET', KEYS[2], 'state', 'failed', 'finished_ms', ARGV[5], 'worker', '',
@@ -176,6 +194,8 @@ redis.call('HSET', KEYS[2], 'state', 'failed', 'finished_ms', ARGV[5], 'worker',
 redis.call('PEXPIRE', KEYS[2], ARGV[10])
 redis.call('PEXPIRE', KEYS[3], ARGV[10])
 redis.call('ZADD', KEYS[5], ARGV[5], ARGV[11])
+emit('state', {state = 'failed', error = ARGV[6], code = ARGV[7]})
+redis.call('PEXPIRE', KEYS[#KEYS], ARGV[10])
 return 'failed'
 `)
 
@@ -195,6 +215,7 @@ drop(ARGV[2])
 local entry = redis.call('XADD', KEYS[1], '*', 'job', ARGV[5])
 redis.call('HSET', KEYS[2], 'state', 'queued', 'entry', entry, 'worker', '',
   'attempts', tonumber(ARGV[4]) - 1, 'seq', redis.call('INCR', KEYS[3]))
+emit('state', {state = 'queued'})
 return 1
 `)
 
@@ -208,12 +229,13 @@ return 1
 //
 // Returns 1 when moved, 0 when another worker moved it first or the job
 // is no longer queued.
-var promoteScript = redis.NewScript(`
+var promoteScript = redis.NewScript(eventLua + `
 if redis.call('ZREM', KEYS[3], ARGV[1]) == 0 then return 0 end
 if redis.call('HGET', KEYS[2], 'state') ~= 'queued' then return 0 end
 local entry = redis.call('XADD', KEYS[1], '*', 'job', ARGV[1])
 redis.call('HSET', KEYS[2], 'entry', entry, 'retry_ms', '',
   'seq', redis.call('INCR', KEYS[4]))
+emit('state', {state = 'queued'})
 return 1
 `)
 
@@ -234,6 +256,8 @@ redis.call('ZREM', KEYS[4], ARGV[2])
 redis.call('HSET', KEYS[2], 'state', 'canceled', 'finished_ms', ARGV[3], 'entry', '')
 redis.call('DEL', KEYS[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
+emit('state', {state = 'canceled'})
+redis.call('PEXPIRE', KEYS[#KEYS], ARGV[4])
 return h[1]
 `)
 
@@ -246,7 +270,7 @@ return h[1]
 //
 // Returns "requeued", the job's state when it is not failed, "no_audio"
 // when the audio has expired, or "" when there is no such job.
-var requeueScript = redis.NewScript(`
+var requeueScript = redis.NewScript(eventLua + `
 local state = redis.call('HGET', KEYS[2], 'state')
 if not state then return '' end
 if state ~= 'failed' then return state end
@@ -257,5 +281,23 @@ redis.call('ZREM', KEYS[4], ARGV[1])
 local entry = redis.call('XADD', KEYS[1], '*', 'job', ARGV[1])
 redis.call('HSET', KEYS[2], 'state', 'queued', 'attempts', 0, 'entry', entry,
   'worker', '', 'finished_ms', '', 'seq', redis.call('INCR', KEYS[5]))
+redis.call('PERSIST', KEYS[#KEYS])
+emit('state', {state = 'queued'})
 return 'requeued'
+`)
+
+// reportScript records a running job's progress or a newly decoded
+// segment, for an owned delivery only.
+//
+//	KEYS[1] stream, KEYS[2] job hash, KEYS[3] event stream
+//	ARGV[1] group, ARGV[2] entry id, ARGV[3] consumer, ARGV[4] attempt,
+//	ARGV[5] event type, ARGV[6] event data (JSON), ARGV[7] progress percent
+//	("" to leave it)
+//
+// Returns 1 when recorded, 0 when the worker no longer owns the job.
+var reportScript = redis.NewScript(commonLua + `
+if not owned() then return 0 end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[2], 'progress', ARGV[7]) end
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', 1000, '*', 'type', ARGV[5], 'data', ARGV[6])
+return 1
 `)

@@ -31,15 +31,18 @@ type Queue interface {
 		retryable bool) (queue.Result, error)
 	Release(ctx context.Context, d *queue.Delivery) error
 	Get(ctx context.Context, id string) (*queue.Job, error)
+	Progress(ctx context.Context, d *queue.Delivery, percent int) error
+	Segment(ctx context.Context, d *queue.Delivery, seg transcript.Segment) error
 	Heartbeat(ctx context.Context, st queue.WorkerStatus, ttl time.Duration) error
 	Leave(ctx context.Context, name string) error
 }
 
 // TranscribeFunc turns 16 kHz mono samples into a transcript with the
-// job's options, calling progress with a percentage now and then. It must
-// return promptly once ctx is done.
+// job's options, calling progress with a percentage now and then and
+// segment with each segment as it is decoded. It must return promptly
+// once ctx is done.
 type TranscribeFunc func(ctx context.Context, samples []float32, opts transcript.Options,
-	progress func(percent int)) (transcript.Result, error)
+	progress func(percent int), segment func(transcript.Segment)) (transcript.Result, error)
 
 // DecodeFunc turns an uploaded file into 16 kHz mono samples.
 type DecodeFunc func(ctx context.Context, data []byte) ([]float32, error)
@@ -238,13 +241,39 @@ func (w *Worker) run(ctx context.Context, d *queue.Delivery) (*transcript.Result
 	if err != nil {
 		return nil, &stepError{step: "decode", err: err, permanent: ctx.Err() == nil}
 	}
-	res, err := w.transcribe(ctx, samples, d.Job.Options, func(int) {})
+	lastPercent := -1
+	progress := func(percent int) {
+		if percent != lastPercent {
+			lastPercent = percent
+			w.report(ctx, d, func(rctx context.Context) error {
+				return w.q.Progress(rctx, d, percent)
+			})
+		}
+	}
+	segment := func(seg transcript.Segment) {
+		w.report(ctx, d, func(rctx context.Context) error { return w.q.Segment(rctx, d, seg) })
+	}
+	res, err := w.transcribe(ctx, samples, d.Job.Options, progress, segment)
 	if err != nil {
 		permanent := ctx.Err() == nil && w.opts.Permanent(err)
 		return nil, &stepError{step: "transcribe", err: err, permanent: permanent}
 	}
 	return &res, nil
 }
+
+// report records progress in the queue, briefly: progress that cannot be
+// recorded is skipped, not waited for.
+func (w *Worker) report(ctx context.Context, d *queue.Delivery,
+	op func(context.Context) error) {
+	rctx, cancel := context.WithTimeout(ctx, reportTimeout)
+	defer cancel()
+	if err := op(rctx); err != nil && ctx.Err() == nil {
+		w.log.Debug("recording progress failed", "job_id", d.Job.ID, "err", err)
+	}
+}
+
+// reportTimeout bounds recording one progress event.
+const reportTimeout = 500 * time.Millisecond
 
 // stepError is a failed step of a job.
 type stepError struct {

@@ -85,7 +85,7 @@ func TestLongJobKeepsItsLease(t *testing.T) {
 	q := newQueue(t, lease)
 	var calls sync.Map
 	transcribe := func(ctx context.Context, s []float32, _ transcript.Options,
-		_ func(int)) (transcript.Result, error) {
+		_ func(int), _ func(transcript.Segment)) (transcript.Result, error) {
 		calls.Store(time.Now(), true)
 		select {
 		case <-time.After(4 * lease):
@@ -133,7 +133,7 @@ func TestFailureClassification(t *testing.T) {
 	errFlaky := errors.New("engine hiccup")
 	errInput := errors.New("audio too short")
 	transcribe := func(ctx context.Context, s []float32, _ transcript.Options,
-		_ func(int)) (transcript.Result, error) {
+		_ func(int), _ func(transcript.Segment)) (transcript.Result, error) {
 		return transcript.Result{}, errFlaky
 	}
 	w := New(q, fixedDecode, transcribe, nopNotifier{}, discard,
@@ -162,7 +162,7 @@ func TestCancelStopsTheRunningJob(t *testing.T) {
 	q := newQueue(t, 3*time.Second)
 	aborted := make(chan struct{})
 	transcribe := func(ctx context.Context, s []float32, _ transcript.Options,
-		_ func(int)) (transcript.Result, error) {
+		_ func(int), _ func(transcript.Segment)) (transcript.Result, error) {
 		<-ctx.Done()
 		close(aborted)
 		return transcript.Result{}, ctx.Err()
@@ -190,7 +190,7 @@ func TestCancelStopsTheRunningJob(t *testing.T) {
 func TestJobTimeoutFailsTheJob(t *testing.T) {
 	q := newQueue(t, 3*time.Second)
 	transcribe := func(ctx context.Context, s []float32, _ transcript.Options,
-		_ func(int)) (transcript.Result, error) {
+		_ func(int), _ func(transcript.Segment)) (transcript.Result, error) {
 		<-ctx.Done()
 		return transcript.Result{}, ctx.Err()
 	}
