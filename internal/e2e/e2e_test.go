@@ -337,6 +337,26 @@ func TestTranscribesRealSpeech(t *testing.T) {
 	if r.Text != strings.Join(texts, " ") {
 		t.Errorf("text %q is not the segments' text joined", r.Text)
 	}
+
+	// The job's event stream tells its whole story, and ends.
+	resp, err := http.Get(api + "/v1/jobs/" + id + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var kinds []string
+	for _, line := range strings.Split(string(stream), "\n") {
+		if k, ok := strings.CutPrefix(line, "event: "); ok {
+			kinds = append(kinds, k)
+		}
+	}
+	got := strings.Join(kinds, " ")
+	if !strings.HasPrefix(got, "state state progress") || !strings.Contains(got, "segment") ||
+		!strings.HasSuffix(got, "state") || !strings.Contains(string(stream),
+		`data: {"state":"succeeded"}`) {
+		t.Errorf("events: %s\n%s", got, stream)
+	}
 }
 
 // wavFile builds a 16-bit mono WAV file with the given samples.
