@@ -85,6 +85,12 @@ func run() error {
 			VAD:            opts.VAD == nil || *opts.VAD,
 			VADThreshold:   opts.VADThreshold,
 			OnSegment:      segment,
+
+			BeamSize:          opts.BeamSize,
+			BestOf:            opts.BestOf,
+			NoSpeechThreshold: opts.NoSpeechThreshold,
+			MaxSegmentLength:  opts.MaxSegmentLength,
+			SplitOnWord:       opts.SplitOnWord,
 		}
 		if opts.Language != "" && opts.Language != "auto" {
 			params.Language = opts.Language

@@ -37,7 +37,7 @@ func parseOptions(fields url.Values, translation bool) (transcript.Options, form
 		}
 		opts.Language = lang
 	}
-	opts.Translate = translation || fields.Get("translate") == "true"
+	opts.Translate = translation
 	opts.Prompt = fields.Get("prompt")
 	if len(opts.Prompt) > maxPromptBytes {
 		return opts, "", badRequest("invalid_prompt", "prompt",
@@ -65,6 +65,46 @@ func parseOptions(fields url.Values, translation bool) (transcript.Options, form
 				"vad_threshold must be a number above 0 and at most 1")
 		}
 		opts.VADThreshold = t
+	}
+	ints := []struct {
+		name     string
+		min, max int
+		dst      *int
+	}{
+		{"beam_size", 1, 16, &opts.BeamSize},
+		{"best_of", 1, 16, &opts.BestOf},
+		{"max_segment_length", 0, 1000, &opts.MaxSegmentLength},
+	}
+	for _, f := range ints {
+		if v := fields.Get(f.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < f.min || n > f.max {
+				return opts, "", badRequest("invalid_"+f.name, f.name,
+					fmt.Sprintf("%s must be a whole number from %d to %d", f.name, f.min, f.max))
+			}
+			*f.dst = n
+		}
+	}
+	if v := fields.Get("no_speech_threshold"); v != "" {
+		t, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(t > 0 && t <= 1) {
+			return opts, "", badRequest("invalid_no_speech_threshold", "no_speech_threshold",
+				"no_speech_threshold must be a number above 0 and at most 1")
+		}
+		opts.NoSpeechThreshold = t
+	}
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{{"split_on_word", &opts.SplitOnWord}, {"translate", &opts.Translate}} {
+		if v := fields.Get(b.name); v != "" {
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				return opts, "", badRequest("invalid_"+b.name, b.name,
+					b.name+" must be true or false")
+			}
+			*b.dst = *b.dst || on
+		}
 	}
 	granularities := append(fields["timestamp_granularities[]"],
 		fields["timestamp_granularities"]...)

@@ -59,6 +59,14 @@ static void asr_params_set_vad(void *params, const char *path, float threshold,
 	if (min_silence_ms > 0) p->vad_params.min_silence_duration_ms = min_silence_ms;
 }
 
+// Sets the number of sampled candidates and the no-speech threshold; 0
+// keeps whisper's default for either.
+static void asr_params_set_sampling(void *params, int best_of, float no_speech) {
+	struct whisper_full_params *p = params;
+	if (best_of > 0) p->greedy.best_of = best_of;
+	if (no_speech > 0) p->no_speech_thold = no_speech;
+}
+
 static void asr_params_set_prompt(void *params, const char *prompt) {
 	((struct whisper_full_params *)params)->initial_prompt = prompt;
 }
@@ -153,6 +161,12 @@ func (c cString) free() {
 func setVAD(params *whisper.Params, path cString, threshold float64, minSilenceMs int) {
 	C.asr_params_set_vad(unsafe.Pointer(params), path.p, C.float(threshold),
 		C.int(minSilenceMs))
+}
+
+// setSampling sets the number of candidates greedy sampling keeps and the
+// no-speech threshold; zero keeps whisper's default.
+func setSampling(params *whisper.Params, bestOf int, noSpeech float64) {
+	C.asr_params_set_sampling(unsafe.Pointer(params), C.int(bestOf), C.float(noSpeech))
 }
 
 // setPrompt sets the initial prompt; prompt must outlive the call that

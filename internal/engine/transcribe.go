@@ -39,6 +39,16 @@ type Params struct {
 	// the speech probability above which audio counts as speech.
 	VAD          bool
 	VADThreshold float64
+	// BeamSize > 1 decodes with beam search; BestOf (> 0) is the number
+	// of candidates sampled at temperatures above 0.
+	BeamSize int
+	BestOf   int
+	// NoSpeechThreshold (> 0) replaces whisper's no-speech threshold.
+	NoSpeechThreshold float64
+	// MaxSegmentLength (> 0) bounds segments in characters; SplitOnWord
+	// keeps words whole when they are split.
+	MaxSegmentLength int
+	SplitOnWord      bool
 	// OnSegment, if set, is called with each segment as soon as whisper
 	// has decoded it, before the whole audio is done. Its times are
 	// clamped to the audio but not yet tidied as in the final result.
@@ -159,8 +169,20 @@ func (e *Engine) params(p Params) (whisper.Params, error) {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	params := e.ctx.Whisper_full_default_params(whisper.SAMPLING_GREEDY)
+	strategy := whisper.SAMPLING_GREEDY
+	if p.BeamSize > 1 {
+		strategy = whisper.SAMPLING_BEAM_SEARCH
+	}
+	params := e.ctx.Whisper_full_default_params(strategy)
 	params.SetThreads(threads)
+	if p.BeamSize > 1 {
+		params.SetBeamSize(p.BeamSize)
+	}
+	if p.MaxSegmentLength > 0 {
+		params.SetMaxSegmentLength(p.MaxSegmentLength)
+		params.SetSplitOnWord(p.SplitOnWord)
+	}
+	setSampling(&params, p.BestOf, p.NoSpeechThreshold)
 	params.SetTranslate(p.Translate && e.info.Multilingual)
 	if p.Temperature > 0 {
 		params.SetTemperature(float32(p.Temperature))

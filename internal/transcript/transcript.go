@@ -75,4 +75,15 @@ type Options struct {
 	// VADThreshold is the speech probability above which audio counts as
 	// speech; 0 means whisper's default, 0.5.
 	VADThreshold float64 `json:"vad_threshold,omitempty"`
+	// BeamSize > 1 decodes with beam search of that width; BestOf is the
+	// number of candidates greedy sampling keeps at temperatures above 0.
+	BeamSize int `json:"beam_size,omitempty"`
+	BestOf   int `json:"best_of,omitempty"`
+	// NoSpeechThreshold is the no-speech probability above which a window
+	// counts as silent; 0 means whisper's default.
+	NoSpeechThreshold float64 `json:"no_speech_threshold,omitempty"`
+	// MaxSegmentLength, when positive, bounds a segment's length in
+	// characters; SplitOnWord makes such splits fall between words.
+	MaxSegmentLength int  `json:"max_segment_length,omitempty"`
+	SplitOnWord      bool `json:"split_on_word,omitempty"`
 }
