@@ -63,6 +63,7 @@ func New(store Store, log *slog.Logger, opts Options) *Server {
 	})
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	r.With(s.requireToken).Post("/inference", s.inference)
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.requireToken)
 		r.Route("/jobs", func(r chi.Router) {

@@ -21,22 +21,41 @@ const syncPoll = 50 * time.Millisecond
 
 // transcribe serves POST /v1/audio/transcriptions.
 func (s *Server) transcribe(w http.ResponseWriter, r *http.Request) {
-	s.submitAndWait(w, r, false)
+	s.submitAndWait(w, r, false, nil)
 }
 
 // translate serves POST /v1/audio/translations.
 func (s *Server) translate(w http.ResponseWriter, r *http.Request) {
-	s.submitAndWait(w, r, true)
+	s.submitAndWait(w, r, true, nil)
+}
+
+// inferenceFields maps whisper.cpp server's field names to ours.
+var inferenceFields = map[string]string{
+	"max_len":         "max_segment_length",
+	"no_speech_thold": "no_speech_threshold",
+	"vad_thold":       "vad_threshold",
+}
+
+// inference serves POST /inference, whisper.cpp server's endpoint, so that
+// its clients can move over unchanged.
+func (s *Server) inference(w http.ResponseWriter, r *http.Request) {
+	s.submitAndWait(w, r, false, inferenceFields)
 }
 
 // submitAndWait queues a job as OpenAI's audio endpoints describe it and
 // answers with its result in the requested format once it is done. Past
 // the sync wait it answers 504 with the job's address; the job runs on.
-func (s *Server) submitAndWait(w http.ResponseWriter, r *http.Request, translation bool) {
+func (s *Server) submitAndWait(w http.ResponseWriter, r *http.Request, translation bool,
+	aliases map[string]string) {
 	up, aerr := s.readUpload(w, r)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
+	}
+	for from, to := range aliases {
+		if v, ok := up.fields[from]; ok {
+			up.fields[to] = v
+		}
 	}
 	spec := up.spec
 	var format formats.Format

@@ -245,3 +245,20 @@ func TestBearerTokens(t *testing.T) {
 		}
 	}
 }
+
+func TestWhisperServerInference(t *testing.T) {
+	srv, store := newServerWith(t, Options{MaxUploadBytes: 1 << 20, OpTimeout: time.Second,
+		SyncWait: 30 * time.Second})
+	body, ctype := form(t, map[string][]string{"response_format": {"text"},
+		"max_len": {"20"}, "no_speech_thold": {"0.7"}, "translate": {"false"}})
+	jobs := make(chan *queue.Job, 1)
+	go func() { jobs <- finishNext(t, store, fixedResult) }()
+	resp, data := do(t, "POST", srv.URL+"/inference", ctype, body)
+	if resp.StatusCode != 200 || string(data) != "Hello there.\n" {
+		t.Fatalf("inference: %d %q", resp.StatusCode, data)
+	}
+	j := <-jobs
+	if j == nil || j.Options.MaxSegmentLength != 20 || j.Options.NoSpeechThreshold != 0.7 {
+		t.Fatalf("job options: %+v", j)
+	}
+}
