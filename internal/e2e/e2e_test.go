@@ -87,6 +87,9 @@ type daemon struct {
 	err    error
 }
 
+// srtCue matches the start of the first cue of an SRT document.
+var srtCue = regexp.MustCompile(`\n1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n`)
+
 var listenRE = regexp.MustCompile(`msg="asr-api listening" addr=(\S+)`)
 
 func startDaemon(t *testing.T, name, config string, args ...string) *daemon {
@@ -586,5 +589,44 @@ func TestVADSkipsSilence(t *testing.T) {
 	}
 	if !strings.Contains(worker.log(), "voice activity detection on") {
 		t.Errorf("worker log does not report VAD")
+	}
+}
+
+// TestREADMECurlExamples runs the README's curl examples, as written,
+// against the real daemons; any HTTP error fails them.
+func TestREADMECurlExamples(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start = "```sh\napi=http://127.0.0.1:8080\n"
+	i := strings.Index(string(readme), start)
+	if i < 0 {
+		t.Fatal("README has no curl example block starting with api=http://127.0.0.1:8080")
+	}
+	block := string(readme)[i+len("```sh\n"):]
+	block = block[:strings.Index(block, "```")]
+	config := writeConfig(t, modelPath, "")
+	api := startAPI(t, config)
+	startDaemon(t, "asr-worker", config, "-instance", "e2e-readme")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "speech.wav"), jfkWAV, 0o600)
+	script := "set -euo pipefail\n" +
+		`curl() { command curl -sS --fail-with-body "$@"; }` + "\n" +
+		strings.Replace(block, "http://127.0.0.1:8080", api, 1)
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("README examples failed: %v\n%s\nscript:\n%s", err, out, script)
+	}
+	for _, want := range []string{`event: state`, `data: {"state":"succeeded"}`,
+		`"state":"succeeded"`, `"queued":`, `"words":[{`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !srtCue.Match(out) {
+		t.Errorf("output has no SRT cue:\n%s", out)
 	}
 }
