@@ -102,9 +102,14 @@ func run() error {
 		Lease:       cfg.Queue.Lease.D(),
 		StopTimeout: cfg.Worker.StopTimeout.D(),
 		JobTimeout:  cfg.Worker.JobTimeout.D(),
-		Permanent: func(err error) bool {
-			return errors.Is(err, engine.ErrAudioTooShort) ||
-				errors.Is(err, engine.ErrLanguage)
+		Classify: func(err error) (string, bool) {
+			switch {
+			case errors.Is(err, engine.ErrAudioTooShort):
+				return "invalid_audio", true
+			case errors.Is(err, engine.ErrLanguage):
+				return "invalid_language", true
+			}
+			return "", false
 		},
 	})
 	return w.Run(ctx)

@@ -25,10 +25,11 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 // validToken compares the header's token with every configured one in
 // constant time, so that timing reveals nothing about them.
 func (s *Server) validToken(header string) bool {
-	token, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
+	token = strings.TrimSpace(token)
 	match := 0
 	for _, t := range s.opts.Tokens {
 		match |= subtle.ConstantTimeCompare([]byte(token), []byte(t))

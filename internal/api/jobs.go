@@ -14,11 +14,9 @@ import (
 // submitJob accepts audio as a multipart form (field "file") or as the raw
 // request body, queues a job for it and answers 202 with the job.
 func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
-	key := r.Header.Get("Idempotency-Key")
-	if len(key) > maxIdempotencyKey {
-		writeError(w, badRequest("invalid_idempotency_key", "Idempotency-Key",
-			fmt.Sprintf("the Idempotency-Key header is longer than %d bytes",
-				maxIdempotencyKey)))
+	key, aerr := idempotencyKey(r)
+	if aerr != nil {
+		writeError(w, aerr)
 		return
 	}
 	up, aerr := s.readUpload(w, r)
@@ -54,6 +52,17 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
 
 // maxIdempotencyKey bounds the Idempotency-Key header.
 const maxIdempotencyKey = 255
+
+// idempotencyKey returns the request's Idempotency-Key, or "".
+func idempotencyKey(r *http.Request) (string, *apiError) {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdempotencyKey {
+		return "", badRequest("invalid_idempotency_key", "Idempotency-Key",
+			fmt.Sprintf("the Idempotency-Key header is longer than %d bytes",
+				maxIdempotencyKey))
+	}
+	return key, nil
+}
 
 // cancelJob cancels a queued or running job and answers with it.
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {

@@ -69,15 +69,26 @@ func (s *Server) submitAndWait(w http.ResponseWriter, r *http.Request, translati
 			"timestamp granularities need response_format verbose_json"))
 		return
 	}
+	key, aerr := idempotencyKey(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	spec.IdempotencyKey = key
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.OpTimeout)
-	job, _, err := s.store.Submit(ctx, spec)
+	job, replayed, err := s.store.Submit(ctx, spec)
 	cancel()
 	if err != nil {
 		writeError(w, storeError(err))
 		return
 	}
-	s.log.Info("job queued", "job_id", job.ID, "bytes", job.Size, "sync", true)
+	if !replayed {
+		s.log.Info("job queued", "job_id", job.ID, "bytes", job.Size, "sync", true)
+	}
 	w.Header().Set("X-Job-Id", job.ID)
+	// The job exists now: a client that sent the request again would queue
+	// the same audio twice, so OpenAI's clients are told not to.
+	w.Header().Set("X-Should-Retry", "false")
 
 	job, err = s.waitFinal(r.Context(), job.ID)
 	switch {
@@ -156,13 +167,17 @@ func jobFailure(job *queue.Job) *apiError {
 	case "invalid_audio", "unsupported_format", "audio_too_long":
 		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest,
 			Code: job.ErrorCode, Param: optional("file"), Message: job.Error}
+	case "invalid_language":
+		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest,
+			Code: job.ErrorCode, Param: optional("language"), Message: job.Error}
 	}
 	return &apiError{Status: http.StatusInternalServerError, Type: typeServer,
 		Code: "transcription_failed", Message: "transcription failed: " + job.Error}
 }
 
 // jobResult serves GET /v1/jobs/{id}/result?format=...; subtitle formats
-// take max_line_width and max_lines_per_cue.
+// take max_line_width and max_lines_per_cue. A job without a result
+// (queued, running, failed or canceled) answers 409.
 func (s *Server) jobResult(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	format := formats.JSON
@@ -194,6 +209,12 @@ func (s *Server) jobResult(w http.ResponseWriter, r *http.Request) {
 	job, err := s.store.Get(ctx, chi.URLParam(r, "id"))
 	if err != nil {
 		writeError(w, storeError(err))
+		return
+	}
+	if job.State == queue.Failed {
+		writeError(w, &apiError{Status: http.StatusConflict, Type: typeInvalidRequest,
+			Code:    "invalid_state",
+			Message: fmt.Sprintf("job %s failed and has no result: %s", job.ID, job.Error)})
 		return
 	}
 	s.renderJob(w, job, format, opts)

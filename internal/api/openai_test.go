@@ -134,6 +134,9 @@ func TestSyncWaitExceededPointsToTheJob(t *testing.T) {
 		t.Fatalf("status %d %s", resp.StatusCode, data)
 	}
 	checkError(t, resp, data, "sync_wait_exceeded", "")
+	if resp.Header.Get("X-Should-Retry") != "false" {
+		t.Errorf("X-Should-Retry %q, want false", resp.Header.Get("X-Should-Retry"))
+	}
 	id := resp.Header.Get("X-Job-Id")
 	if !strings.Contains(string(data), id) || resp.Header.Get("Location") != "/v1/jobs/"+id {
 		t.Errorf("answer does not point to job %q: %s", id, data)
@@ -225,12 +228,16 @@ func TestBearerTokens(t *testing.T) {
 		data, _ := io.ReadAll(resp.Body)
 		return resp, data
 	}
-	for _, auth := range []string{"", "Bearer wrong", "Basic " + token, "Bearer " + token + "x"} {
+	for _, auth := range []string{"", "Bearer wrong", "Basic " + token, "Bearer " + token + "x",
+		"Bearer", token} {
 		resp, data := get("/v1/models", auth)
 		if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
 			t.Errorf("auth %q: status %d", auth, resp.StatusCode)
 		}
 		checkError(t, resp, data, "invalid_api_key", "")
+	}
+	if resp, _ := get("/v1/models", "bearer "+token); resp.StatusCode != 200 {
+		t.Errorf("lower-case scheme: %d", resp.StatusCode)
 	}
 	resp, data := get("/v1/models", "Bearer "+token)
 	want := `{"object":"list","data":[{"id":"whisper-1","object":"model","created":0,` +

@@ -60,7 +60,9 @@ func newJobView(j *queue.Job) jobView {
 	}
 	v.StartedAt = optionalTime(j.Started)
 	v.FinishedAt = optionalTime(j.Finished)
-	v.RetryAt = optionalTime(j.RetryAt)
+	if j.State == queue.Queued {
+		v.RetryAt = optionalTime(j.RetryAt)
+	}
 	if j.Position > 0 {
 		v.Position = &j.Position
 	}

@@ -34,6 +34,10 @@ var (
 	ErrNotAudio = errors.New("audio: not a recognised audio file")
 	// ErrTooLong reports audio longer than Options.MaxSeconds.
 	ErrTooLong = errors.New("audio: audio too long")
+	// ErrDecoder reports a decoder that could not do its work (ffmpeg did
+	// not start, was killed, or its output broke off): the server's
+	// trouble, not the file's, so worth another try.
+	ErrDecoder = errors.New("audio: decoder failed")
 )
 
 // PCM is decoded linear audio at its original rate and channel count.

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -86,7 +87,7 @@ func runFFmpeg(ctx context.Context, data []byte, format Format, what string,
 		return nil, fmt.Errorf("audio: running ffmpeg: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("audio: running ffmpeg: %w", err)
+		return nil, fmt.Errorf("%w: starting ffmpeg: %w", ErrDecoder, err)
 	}
 
 	limit := math.MaxInt
@@ -108,12 +109,16 @@ func runFFmpeg(ctx context.Context, data []byte, format Format, what string,
 	case waitErr != nil:
 		var exit *exec.ExitError
 		if !errors.As(waitErr, &exit) {
-			return nil, fmt.Errorf("audio: running ffmpeg: %w", waitErr)
+			return nil, fmt.Errorf("%w: running ffmpeg: %w", ErrDecoder, waitErr)
+		}
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return nil, fmt.Errorf("%w: ffmpeg was killed by %v while decoding %s",
+				ErrDecoder, ws.Signal(), what)
 		}
 		return nil, fmt.Errorf("%w: decoding %s with ffmpeg failed: %s",
 			ErrMalformed, what, stderr.lastLine())
 	case readErr != nil:
-		return nil, fmt.Errorf("audio: reading ffmpeg output: %w", readErr)
+		return nil, fmt.Errorf("%w: reading ffmpeg output: %w", ErrDecoder, readErr)
 	case len(samples) == 0:
 		return nil, fmt.Errorf("%w: ffmpeg found no audio samples in the %s input",
 			ErrEmpty, what)
@@ -157,7 +162,7 @@ func writeTemp(data []byte, dir string) (string, error) {
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return "", fmt.Errorf("audio: temporary file for ffmpeg: %w", err)
+		return "", fmt.Errorf("%w: temporary file for ffmpeg: %w", ErrDecoder, err)
 	}
 	return f.Name(), nil
 }

@@ -2,6 +2,7 @@ package audio
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,4 +136,23 @@ func TestFFmpegReadsOnlyTheUpload(t *testing.T) {
 		t.Fatalf("decoded %d samples from a manifest naming another file", len(out))
 	}
 	checkSentinel(t, err, ErrMalformed)
+}
+
+// An ffmpeg that dies by a signal (as when the kernel kills it for memory)
+// is the server's trouble: the error says so, so the job can be retried.
+func TestKilledFFmpegIsADecoderFailure(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "ffmpeg")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\nkill -9 $$\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(jfkMP3(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Decode(context.Background(), data, Options{FFmpeg: fake})
+	checkSentinel(t, err, ErrDecoder)
+	if errors.Is(err, ErrMalformed) {
+		t.Errorf("a killed decoder is blamed on the file: %v", err)
+	}
 }

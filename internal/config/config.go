@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"regexp"
 	"runtime"
@@ -132,7 +133,7 @@ func Defaults() Config {
 			Listen:          "127.0.0.1:8080",
 			MaxUploadBytes:  100 << 20,
 			ReadTimeout:     Duration(10 * time.Minute),
-			SyncWait:        Duration(10 * time.Minute),
+			SyncWait:        Duration(9 * time.Minute),
 			Tokens:          []string{},
 			ShutdownTimeout: Duration(10 * time.Second),
 		},
@@ -272,7 +273,8 @@ func (c Config) validate() error {
 		{"worker.threads", c.Worker.Threads < 0, "must be 0 (one per CPU) or more"},
 		{"worker.language", c.Worker.Language == "", `must be a language code or "auto"`},
 		{"worker.stop_timeout", c.Worker.StopTimeout <= 0, "must be positive"},
-		{"worker.max_audio_seconds", c.Worker.MaxAudioSeconds <= 0, "must be positive"},
+		{"worker.max_audio_seconds", !(c.Worker.MaxAudioSeconds > 0) ||
+			math.IsInf(c.Worker.MaxAudioSeconds, 1), "must be a positive number"},
 		{"worker.ffmpeg", c.Worker.FFmpeg == "", "must not be empty"},
 		{"worker.job_timeout", c.Worker.JobTimeout < Duration(time.Second),
 			"must be at least 1s"},

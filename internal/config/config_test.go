@@ -84,6 +84,8 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 			nil, "api.max_upload_bytes", "512 MiB"},
 		{"lease shorter than three op timeouts", "[queue]\nlease = \"5s\"\n", nil,
 			"queue.lease", "3 times redis.op_timeout"},
+		{"NaN audio limit", "", []string{"ASR_WORKER_MAX_AUDIO_SECONDS=NaN"},
+			"worker.max_audio_seconds", "positive number"},
 		{"unknown env key", "", []string{"ASR_WORKER_THREAD=2"}, "worker.thread",
 			"unknown key (from environment ASR_WORKER_THREAD)"},
 	}

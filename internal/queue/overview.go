@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // WorkerStatus is what a live worker reports about itself.
@@ -39,13 +41,23 @@ func (s *Store) Heartbeat(ctx context.Context, st WorkerStatus, ttl time.Duratio
 	return nil
 }
 
-// Leave removes a stopping worker from the list of live workers.
+// Leave removes a stopping worker from the list of live workers, and from
+// the stream's consumers unless it still holds a job (which another
+// worker will then claim).
 func (s *Store) Leave(ctx context.Context, name string) error {
 	pipe := s.rdb.TxPipeline()
 	pipe.Del(ctx, s.workerKey(name))
 	pipe.SRem(ctx, s.workers(), name)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("queue: remove worker %s: %w", name, err)
+	}
+	held, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.stream(),
+		Group: group, Start: "-", End: "+", Count: 1, Consumer: name}).Result()
+	if err != nil || len(held) > 0 {
+		return nil
+	}
+	if err := s.rdb.XGroupDelConsumer(ctx, s.stream(), group, name).Err(); err != nil {
+		return fmt.Errorf("queue: remove consumer %s: %w", name, err)
 	}
 	return nil
 }

@@ -444,6 +444,19 @@ func TestPositionAndOverview(t *testing.T) {
 	if err := s.Leave(ctx, "w1"); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Register(ctx, "idle"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Leave(ctx, "idle"); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, c := range s.rdb.XInfoConsumers(ctx, s.stream(), group).Val() {
+		names[c.Name] = true
+	}
+	if !names["w1"] || names["idle"] {
+		t.Errorf("consumers after leaving %v: want w1 kept (it holds a job), idle gone", names)
+	}
 	if o, _ := s.Overview(ctx); len(o.Workers) != 0 {
 		t.Errorf("worker still listed after leaving: %+v", o.Workers)
 	}

@@ -253,7 +253,8 @@ if not h[1] then return '' end
 if h[1] ~= 'queued' and h[1] ~= 'running' then return h[1] end
 drop(h[2])
 redis.call('ZREM', KEYS[4], ARGV[2])
-redis.call('HSET', KEYS[2], 'state', 'canceled', 'finished_ms', ARGV[3], 'entry', '')
+redis.call('HSET', KEYS[2], 'state', 'canceled', 'finished_ms', ARGV[3], 'entry', '',
+  'retry_ms', '')
 redis.call('DEL', KEYS[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 emit('state', {state = 'canceled'})
@@ -280,7 +281,8 @@ redis.call('PERSIST', KEYS[3])
 redis.call('ZREM', KEYS[4], ARGV[1])
 local entry = redis.call('XADD', KEYS[1], '*', 'job', ARGV[1])
 redis.call('HSET', KEYS[2], 'state', 'queued', 'attempts', 0, 'entry', entry,
-  'worker', '', 'finished_ms', '', 'seq', redis.call('INCR', KEYS[5]))
+  'worker', '', 'finished_ms', '', 'started_ms', '', 'error', '', 'error_code', '',
+  'progress', 0, 'seq', redis.call('INCR', KEYS[5]))
 redis.call('PERSIST', KEYS[#KEYS])
 emit('state', {state = 'queued'})
 return 'requeued'

@@ -68,9 +68,11 @@ type Options struct {
 	// PollInterval bounds how long one wait for a job blocks, and so how
 	// quickly an idle worker notices a stop request.
 	PollInterval time.Duration
-	// Permanent reports whether a transcription error is the input's
-	// fault, so that retrying cannot help. Decoding errors always are.
-	Permanent func(error) bool
+	// Classify names a transcription error's code and says whether it is
+	// the input's fault, so that retrying cannot help (code "" means
+	// "transcription_failed"). Decoding errors are the input's fault
+	// unless the decoder itself failed.
+	Classify func(error) (code string, permanent bool)
 }
 
 // Worker runs jobs from a queue.
@@ -104,8 +106,8 @@ func New(q Queue, decode DecodeFunc, transcribe TranscribeFunc, notify Notifier,
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = time.Second
 	}
-	if opts.Permanent == nil {
-		opts.Permanent = func(error) bool { return false }
+	if opts.Classify == nil {
+		opts.Classify = func(error) (string, bool) { return "", false }
 	}
 	if opts.JobTimeout <= 0 {
 		opts.JobTimeout = 24 * time.Hour
@@ -239,7 +241,8 @@ func (w *Worker) process(stop context.Context, d *queue.Delivery) {
 func (w *Worker) run(ctx context.Context, d *queue.Delivery) (*transcript.Result, error) {
 	samples, err := w.decode(ctx, d.Audio)
 	if err != nil {
-		return nil, &stepError{step: "decode", err: err, permanent: ctx.Err() == nil}
+		permanent := ctx.Err() == nil && !errors.Is(err, audio.ErrDecoder)
+		return nil, &stepError{step: "decode", err: err, permanent: permanent}
 	}
 	lastPercent := -1
 	progress := func(percent int) {
@@ -255,8 +258,9 @@ func (w *Worker) run(ctx context.Context, d *queue.Delivery) (*transcript.Result
 	}
 	res, err := w.transcribe(ctx, samples, d.Job.Options, progress, segment)
 	if err != nil {
-		permanent := ctx.Err() == nil && w.opts.Permanent(err)
-		return nil, &stepError{step: "transcribe", err: err, permanent: permanent}
+		code, permanent := w.opts.Classify(err)
+		return nil, &stepError{step: "transcribe", err: err, errCode: code,
+			permanent: permanent && ctx.Err() == nil}
 	}
 	return &res, nil
 }
@@ -279,6 +283,7 @@ const reportTimeout = 500 * time.Millisecond
 type stepError struct {
 	step      string
 	err       error
+	errCode   string
 	permanent bool
 }
 
@@ -288,6 +293,10 @@ func (e *stepError) Unwrap() error { return e.err }
 // code classifies a failure for clients.
 func (e *stepError) code() string {
 	switch {
+	case e.errCode != "":
+		return e.errCode
+	case e.step == "decode" && errors.Is(e.err, audio.ErrDecoder):
+		return "decoder_failed"
 	case e.step == "decode" && errors.Is(e.err, audio.ErrUnsupported):
 		return "unsupported_format"
 	case e.step == "decode" && errors.Is(e.err, audio.ErrTooLong):

@@ -37,8 +37,11 @@ func newQueue(t *testing.T, lease time.Duration) *queue.Store {
 }
 
 func fixedDecode(ctx context.Context, data []byte) ([]float32, error) {
-	if string(data) == "bad" {
+	switch string(data) {
+	case "bad":
 		return nil, fmt.Errorf("%w: broken header", audio.ErrMalformed)
+	case "decoder down":
+		return nil, fmt.Errorf("%w: ffmpeg was killed", audio.ErrDecoder)
 	}
 	return make([]float32, 16000), nil
 }
@@ -139,12 +142,15 @@ func TestFailureClassification(t *testing.T) {
 	w := New(q, fixedDecode, transcribe, nopNotifier{}, discard,
 		Options{Name: "w", Lease: 5 * time.Second, StopTimeout: time.Minute,
 			PollInterval: 50 * time.Millisecond,
-			Permanent:    func(err error) bool { return errors.Is(err, errInput) }})
+			Classify: func(err error) (string, bool) {
+				return "", errors.Is(err, errInput)
+			}})
 	stop := runWorker(t, w)
 	defer stop()
 
 	bad, _, _ := q.Submit(context.Background(), queue.Spec{Audio: []byte("bad")})
 	flaky, _, _ := q.Submit(context.Background(), queue.Spec{Audio: []byte("ok")})
+	decoder, _, _ := q.Submit(context.Background(), queue.Spec{Audio: []byte("decoder down")})
 	wantReason := "decode: " + fmt.Errorf("%w: broken header", audio.ErrMalformed).Error()
 	j := waitFinal(t, q, bad.ID)
 	if j.State != queue.Failed || j.Attempts != 1 || j.ErrorCode != "invalid_audio" ||
@@ -155,6 +161,11 @@ func TestFailureClassification(t *testing.T) {
 	if j.State != queue.Failed || j.Attempts != 3 || j.ErrorCode != "transcription_failed" ||
 		j.Error != "transcribe: engine hiccup" {
 		t.Errorf("retryable failure: %+v", j)
+	}
+	j = waitFinal(t, q, decoder.ID)
+	if j.State != queue.Failed || j.Attempts != 3 || j.ErrorCode != "decoder_failed" ||
+		len(j.History) != 3 {
+		t.Errorf("failed decoder: %+v", j)
 	}
 }
 
