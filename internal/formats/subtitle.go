@@ -27,8 +27,9 @@ type cue struct {
 // may have fewer).
 //
 // Times are rounded to whole milliseconds, and then made monotonic: a
-// segment never starts before the previous cue ends (nor before 0) and
-// never ends before it starts. The cues of a split segment divide its span
+// segment never starts before the previous cue ends (nor before 0), and
+// every cue lasts at least a millisecond, as WebVTT requires an end after
+// the start. The cues of a split segment divide its span
 // in proportion to their character counts, the first starting at the
 // segment's start and the last ending at its end, each ending where the
 // next begins. Word timestamps are not used for the split: the words of
@@ -41,10 +42,14 @@ func buildCues(segs []transcript.Segment, opts Options) []cue {
 		if len(words) == 0 {
 			continue
 		}
+		lines := wrap(words, opts.MaxLineWidth)
+		n := 1
+		if opts.MaxLinesPerCue > 0 {
+			n = (len(lines) + opts.MaxLinesPerCue - 1) / opts.MaxLinesPerCue
+		}
 		start := max(millis(s.Start), prevEnd)
-		end := max(millis(s.End), start)
-		cues = appendSplit(cues, wrap(words, opts.MaxLineWidth), opts.MaxLinesPerCue,
-			start, end)
+		end := max(millis(s.End), start+int64(n))
+		cues = appendSplit(cues, lines, opts.MaxLinesPerCue, start, end)
 		prevEnd = end
 	}
 	return cues
@@ -72,7 +77,8 @@ func appendSplit(cues []cue, lines []string, perCue int, start, end int64) []cue
 			done += utf8.RuneCountInString(l)
 		}
 		to := start + int64(math.Round(span*float64(done)/float64(total)))
-		to = min(max(to, from), end)
+		left := int64((len(lines) - i - 1) / perCue) // cues after this one
+		to = min(max(to, from+1), end-left)
 		if i+perCue >= len(lines) {
 			to = end
 		}
