@@ -21,6 +21,7 @@ import (
 	"github.com/asr-server/asr-server/internal/daemon"
 	"github.com/asr-server/asr-server/internal/queue"
 	"github.com/asr-server/asr-server/internal/sdnotify"
+	"github.com/asr-server/asr-server/internal/webhook"
 )
 
 // Connection limits that need no configuration: a client has this long to
@@ -45,19 +46,27 @@ func run() error {
 	}
 	defer env.Close()
 	cfg, log := env.Config, env.Log
+	handlerOpts := api.Options{
+		MaxUploadBytes: cfg.API.MaxUploadBytes,
+		OpTimeout:      cfg.Redis.OpTimeout.D(),
+		SyncWait:       cfg.API.SyncWait.D(),
+		Tokens:         cfg.API.Tokens,
+		ModelName:      filepath.Base(cfg.Worker.Model),
+	}
 	srv := &http.Server{
-		Handler: api.New(env.Store, log, api.Options{
-			MaxUploadBytes: cfg.API.MaxUploadBytes,
-			OpTimeout:      cfg.Redis.OpTimeout.D(),
-			SyncWait:       cfg.API.SyncWait.D(),
-			Tokens:         cfg.API.Tokens,
-			ModelName:      filepath.Base(cfg.Worker.Model),
-		}),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       cfg.API.ReadTimeout.D(),
 		IdleTimeout:       idleTimeout,
 	}
+	if len(cfg.Webhook.Allow) > 0 {
+		allow, err := webhook.ParseAllowList(cfg.Webhook.Allow)
+		if err != nil {
+			return &config.Error{File: env.ConfigPath, Key: "webhook.allow", Err: err}
+		}
+		handlerOpts.Callbacks = allow
+	}
+	srv.Handler = api.New(env.Store, log, handlerOpts)
 	ln, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {
 		return &config.Error{File: env.ConfigPath, Key: "api.listen", Err: err}

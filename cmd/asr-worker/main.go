@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -18,6 +19,7 @@ import (
 	"github.com/asr-server/asr-server/internal/engine"
 	"github.com/asr-server/asr-server/internal/sdnotify"
 	"github.com/asr-server/asr-server/internal/transcript"
+	"github.com/asr-server/asr-server/internal/webhook"
 	"github.com/asr-server/asr-server/internal/worker"
 )
 
@@ -97,7 +99,13 @@ func run() error {
 		}
 		return eng.Transcribe(ctx, samples, params, progress)
 	}
+	callbacks, err := newCallbacks(cfg.Webhook, log)
+	if err != nil {
+		return err
+	}
+	defer callbacks.Close(cfg.Worker.StopTimeout.D())
 	w := worker.New(env.Store, decode, transcribe, notify, log, worker.Options{
+		Callbacks:   callbacks,
 		Name:        name,
 		Lease:       cfg.Queue.Lease.D(),
 		StopTimeout: cfg.Worker.StopTimeout.D(),
@@ -113,6 +121,26 @@ func run() error {
 		},
 	})
 	return w.Run(ctx)
+}
+
+// newCallbacks builds the callback sender from the [webhook] section; it
+// returns nil when no callback targets are allowed.
+func newCallbacks(cfg config.Webhook, log *slog.Logger) (*worker.Callbacks, error) {
+	if len(cfg.Allow) == 0 {
+		return nil, nil
+	}
+	allow, err := webhook.ParseAllowList(cfg.Allow)
+	if err != nil {
+		return nil, &config.Error{Key: "webhook.allow", Err: err}
+	}
+	sender := &webhook.Sender{
+		Client:      webhook.NewClient(allow, cfg.Timeout.D()),
+		Signer:      webhook.Signer{Secret: []byte(cfg.Secret)},
+		MaxAttempts: cfg.MaxAttempts,
+		Backoff:     cfg.Backoff.D(),
+		MaxBackoff:  cfg.MaxBackoff.D(),
+	}
+	return worker.NewCallbacks(sender, log), nil
 }
 
 // instanceName picks the worker's identity: the flag, then the config,

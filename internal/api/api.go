@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/asr-server/asr-server/internal/queue"
+	"github.com/asr-server/asr-server/internal/webhook"
 )
 
 // Store is the part of the job store that the API uses.
@@ -42,6 +43,9 @@ type Options struct {
 	Tokens []string
 	// ModelName is the configured model's file name, for /v1/models.
 	ModelName string
+	// Callbacks lists where a job's callback_url may point; nil refuses
+	// every callback.
+	Callbacks *webhook.AllowList
 }
 
 // Server serves the HTTP API.

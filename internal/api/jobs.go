@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -30,6 +31,10 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
+	if spec.Callback, aerr = s.callback(up.fields.Get("callback_url")); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.OpTimeout)
 	defer cancel()
 	job, replayed, err := s.store.Submit(ctx, spec)
@@ -48,6 +53,22 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", jobPath(job.ID))
 	writeJSON(w, http.StatusAccepted, newJobView(job))
+}
+
+// callback checks a job's callback URL against the allow-list.
+func (s *Server) callback(url string) (string, *apiError) {
+	if url == "" {
+		return "", nil
+	}
+	if s.opts.Callbacks == nil {
+		return "", badRequest("callbacks_disabled", "callback_url",
+			"this server sends no callbacks (webhook.allow is empty)")
+	}
+	if err := s.opts.Callbacks.Check(url); err != nil {
+		return "", badRequest("callback_not_allowed", "callback_url",
+			strings.TrimPrefix(err.Error(), "webhook: "))
+	}
+	return url, nil
 }
 
 // maxIdempotencyKey bounds the Idempotency-Key header.

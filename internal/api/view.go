@@ -15,6 +15,7 @@ type jobView struct {
 	Progress   int                `json:"progress"`
 	File       fileView           `json:"file"`
 	Options    transcript.Options `json:"options"`
+	Callback   string             `json:"callback_url,omitempty"`
 	CreatedAt  time.Time          `json:"created_at"`
 	StartedAt  *time.Time         `json:"started_at"`
 	FinishedAt *time.Time         `json:"finished_at"`
@@ -54,6 +55,7 @@ func newJobView(j *queue.Job) jobView {
 		Progress:  j.Progress,
 		File:      fileView{Name: j.Filename, ContentType: j.ContentType, Bytes: j.Size},
 		Options:   j.Options,
+		Callback:  j.Callback,
 		CreatedAt: j.Created.UTC(),
 		Result:    j.Result,
 		Links:     map[string]string{"self": jobPath(j.ID)},

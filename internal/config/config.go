@@ -27,11 +27,28 @@ const DefaultPath = "/etc/asr/config.toml"
 // Config is the whole configuration; each section is read by the daemons
 // that need it.
 type Config struct {
-	Redis  Redis  `toml:"redis"`
-	API    API    `toml:"api"`
-	Worker Worker `toml:"worker"`
-	Queue  Queue  `toml:"queue"`
-	Log    Log    `toml:"log"`
+	Redis   Redis   `toml:"redis"`
+	API     API     `toml:"api"`
+	Worker  Worker  `toml:"worker"`
+	Queue   Queue   `toml:"queue"`
+	Webhook Webhook `toml:"webhook"`
+	Log     Log     `toml:"log"`
+}
+
+// Webhook configures the callbacks a job may ask for on completion.
+type Webhook struct {
+	// Allow lists the callback targets: host names, *.domain wildcards,
+	// IP addresses or CIDR prefixes, each with an optional :port. Empty
+	// means no callbacks.
+	Allow []string `toml:"allow"`
+	// Secret signs every callback (HMAC-SHA256); callbacks need one.
+	Secret string `toml:"secret"`
+	// MaxAttempts, Backoff and MaxBackoff shape retries of a callback.
+	MaxAttempts int      `toml:"max_attempts"`
+	Backoff     Duration `toml:"backoff"`
+	MaxBackoff  Duration `toml:"max_backoff"`
+	// Timeout bounds one callback request.
+	Timeout Duration `toml:"timeout"`
 }
 
 // Redis says how to reach the queue and job store.
@@ -155,6 +172,13 @@ func Defaults() Config {
 			RetryBackoff:    Duration(2 * time.Second),
 			RetryBackoffMax: Duration(time.Minute),
 			IdempotencyTTL:  Duration(24 * time.Hour),
+		},
+		Webhook: Webhook{
+			Allow:       []string{},
+			MaxAttempts: 5,
+			Backoff:     Duration(time.Second),
+			MaxBackoff:  Duration(time.Minute),
+			Timeout:     Duration(10 * time.Second),
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}
@@ -290,6 +314,13 @@ func (c Config) validate() error {
 			"must be at least queue.retry_backoff"},
 		{"queue.idempotency_ttl", c.Queue.IdempotencyTTL < Duration(time.Second),
 			"must be at least 1s"},
+		{"webhook.secret", len(c.Webhook.Allow) > 0 && len(c.Webhook.Secret) < 16,
+			"must be at least 16 characters when webhook.allow names any target"},
+		{"webhook.max_attempts", c.Webhook.MaxAttempts < 1, "must be at least 1"},
+		{"webhook.backoff", c.Webhook.Backoff <= 0, "must be positive"},
+		{"webhook.max_backoff", c.Webhook.MaxBackoff < c.Webhook.Backoff,
+			"must be at least webhook.backoff"},
+		{"webhook.timeout", c.Webhook.Timeout < Duration(time.Second), "must be at least 1s"},
 		{"log.level", !oneOf(c.Log.Level, "debug", "info", "warn", "error"),
 			"must be debug, info, warn or error"},
 		{"log.format", !oneOf(c.Log.Format, "text", "json"), "must be text or json"},

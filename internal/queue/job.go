@@ -38,6 +38,8 @@ type Spec struct {
 	IdempotencyKey string
 	// Options are the client's decoding choices.
 	Options transcript.Options
+	// Callback, when set, is the URL told of the job's end.
+	Callback string
 }
 
 // Job is the stored record of one transcription request.
@@ -50,6 +52,7 @@ type Job struct {
 	ContentType string
 	Size        int64
 	Options     transcript.Options
+	Callback    string
 	Created     time.Time
 	Started     time.Time // zero until a worker first takes the job
 	Finished    time.Time // zero until the job reaches a final state
@@ -119,6 +122,7 @@ const (
 	fRetry       = "retry_ms"
 	fOptions     = "options"
 	fProgress    = "progress"
+	fCallback    = "callback"
 )
 
 func jobFromHash(id string, h map[string]string) (*Job, error) {
@@ -130,6 +134,7 @@ func jobFromHash(id string, h map[string]string) (*Job, error) {
 		ContentType: h[fContentType],
 		Error:       h[fError],
 		ErrorCode:   h[fErrorCode],
+		Callback:    h[fCallback],
 	}
 	j.Attempts, _ = strconv.Atoi(h[fAttempts])
 	j.Size, _ = strconv.ParseInt(h[fSize], 10, 64)

@@ -140,7 +140,8 @@ func (s *Store) Submit(ctx context.Context, spec Spec) (job *Job, replayed bool,
 	}
 	now := s.nowMS()
 	res, err := submitScript.Run(ctx, s.rdb, keys, id, s.opts.MaxQueued, now,
-		spec.Filename, spec.ContentType, spec.Audio, idemTTL, seen, options).Slice()
+		spec.Filename, spec.ContentType, spec.Audio, idemTTL, seen, options,
+		spec.Callback).Slice()
 	if err != nil {
 		return nil, false, fmt.Errorf("queue: submit: %w", err)
 	}
@@ -161,6 +162,7 @@ func (s *Store) Submit(ctx context.Context, spec Spec) (job *Job, replayed bool,
 		ContentType: spec.ContentType,
 		Size:        int64(len(spec.Audio)),
 		Options:     spec.Options,
+		Callback:    spec.Callback,
 		Created:     time.UnixMilli(now),
 		Position:    position,
 	}, false, nil

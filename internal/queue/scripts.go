@@ -60,7 +60,8 @@ end
 //	ARGV[4] file name, ARGV[5] content type, ARGV[6] audio,
 //	ARGV[7] idempotency retention (ms, "0" when no key was given),
 //	ARGV[8] the job id the caller saw under the key ("" for none; that
-//	job has expired and the key may be taken over), ARGV[9] options JSON
+//	job has expired and the key may be taken over), ARGV[9] options JSON,
+//	ARGV[10] callback URL
 //
 // Returns {"queued", id, position}, {"full", "", 0} (nothing written) or
 // {"duplicate", first job id, 0} (nothing written).
@@ -81,7 +82,8 @@ local entry = redis.call('XADD', KEYS[1], '*', 'job', ARGV[1])
 local seq = redis.call('INCR', KEYS[6])
 redis.call('HSET', KEYS[2], 'state', 'queued', 'attempts', 0,
   'filename', ARGV[4], 'content_type', ARGV[5], 'size', string.len(ARGV[6]),
-  'created_ms', ARGV[3], 'entry', entry, 'seq', seq, 'options', ARGV[9])
+  'created_ms', ARGV[3], 'entry', entry, 'seq', seq, 'options', ARGV[9],
+  'callback', ARGV[10])
 emit('state', {state = 'queued'})
 local position = seq - tonumber(redis.call('GET', KEYS[7]) or '0')
 return {'queued', ARGV[1], math.max(position, 1)}

@@ -68,6 +68,8 @@ type Options struct {
 	// PollInterval bounds how long one wait for a job blocks, and so how
 	// quickly an idle worker notices a stop request.
 	PollInterval time.Duration
+	// Callbacks, if set, tells jobs' callback URLs that they ended.
+	Callbacks *Callbacks
 	// Classify names a transcription error's code and says whether it is
 	// the input's fault, so that retrying cannot help (code "" means
 	// "transcription_failed"). Decoding errors are the input's fault
@@ -366,6 +368,7 @@ func (w *Worker) settle(d *queue.Delivery, log *slog.Logger, res *transcript.Res
 		if recordErr == nil {
 			log.Warn("job failed: run-time limit exceeded",
 				"limit_s", w.opts.JobTimeout.Seconds())
+			w.callback(ctx, d)
 		}
 	case errors.Is(cause, errStopBudget):
 		recordErr = w.retry(ctx, log, "hand back", func() error { return w.q.Release(ctx, d) })
@@ -380,6 +383,7 @@ func (w *Worker) settle(d *queue.Delivery, log *slog.Logger, res *transcript.Res
 			log.Info("job succeeded", "audio_s", res.Duration,
 				"elapsed_s", elapsed.Seconds(), "rtf", elapsed.Seconds()/res.Duration,
 				"segments", len(res.Segments))
+			w.callback(ctx, d)
 		}
 	default:
 		var se *stepError
@@ -392,11 +396,28 @@ func (w *Worker) settle(d *queue.Delivery, log *slog.Logger, res *transcript.Res
 		})
 		if recordErr == nil {
 			log.Warn("job attempt failed", "err", err, "outcome", string(outcome))
+			if outcome == queue.EndFailed {
+				w.callback(ctx, d)
+			}
 		}
 	}
 	if errors.Is(recordErr, queue.ErrLost) {
 		w.logLost(ctx, log, d)
 	}
+}
+
+// callback tells the job's callback URL, if any, how the job ended.
+func (w *Worker) callback(ctx context.Context, d *queue.Delivery) {
+	if w.opts.Callbacks == nil || d.Job.Callback == "" {
+		return
+	}
+	job, err := w.q.Get(ctx, d.Job.ID)
+	if err != nil {
+		w.log.Warn("reading a finished job for its callback failed", "job_id", d.Job.ID,
+			"err", err)
+		return
+	}
+	w.opts.Callbacks.Send(job)
 }
 
 // logLost says why the worker no longer owns d: a client canceled the job,
