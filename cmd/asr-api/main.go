@@ -47,11 +47,12 @@ func run() error {
 	defer env.Close()
 	cfg, log := env.Config, env.Log
 	handlerOpts := api.Options{
-		MaxUploadBytes: cfg.API.MaxUploadBytes,
-		OpTimeout:      cfg.Redis.OpTimeout.D(),
-		SyncWait:       cfg.API.SyncWait.D(),
-		Tokens:         cfg.API.Tokens,
-		ModelName:      filepath.Base(cfg.Worker.Model),
+		MaxUploadBytes:       cfg.API.MaxUploadBytes,
+		OpenAIMaxUploadBytes: cfg.API.OpenAIMaxUploadBytes,
+		OpTimeout:            cfg.Redis.OpTimeout.D(),
+		SyncWait:             cfg.API.SyncWait.D(),
+		Tokens:               cfg.API.Tokens,
+		ModelName:            filepath.Base(cfg.Worker.Model),
 	}
 	srv := &http.Server{
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -32,8 +32,10 @@ type Store interface {
 
 // Options configure a Server.
 type Options struct {
-	// MaxUploadBytes bounds one uploaded audio file.
-	MaxUploadBytes int64
+	// MaxUploadBytes bounds one uploaded audio file; OpenAIMaxUploadBytes,
+	// when positive, bounds it on the OpenAI-compatible endpoints.
+	MaxUploadBytes       int64
+	OpenAIMaxUploadBytes int64
 	// OpTimeout bounds each call to the store, so that a hung Redis
 	// turns into a quick 503 rather than a hanging request.
 	OpTimeout time.Duration

@@ -20,7 +20,7 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	up, aerr := s.readUpload(w, r)
+	up, aerr := s.readUpload(w, r, s.opts.MaxUploadBytes)
 	if aerr != nil {
 		writeError(w, aerr)
 		return

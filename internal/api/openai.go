@@ -47,7 +47,11 @@ func (s *Server) inference(w http.ResponseWriter, r *http.Request) {
 // the sync wait it answers 504 with the job's address; the job runs on.
 func (s *Server) submitAndWait(w http.ResponseWriter, r *http.Request, translation bool,
 	aliases map[string]string) {
-	up, aerr := s.readUpload(w, r)
+	max := s.opts.MaxUploadBytes
+	if s.opts.OpenAIMaxUploadBytes > 0 {
+		max = s.opts.OpenAIMaxUploadBytes
+	}
+	up, aerr := s.readUpload(w, r, max)
 	if aerr != nil {
 		writeError(w, aerr)
 		return

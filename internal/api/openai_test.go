@@ -269,3 +269,19 @@ func TestWhisperServerInference(t *testing.T) {
 		t.Fatalf("job options: %+v", j)
 	}
 }
+
+func TestOpenAIUploadLimit(t *testing.T) {
+	srv, _ := newServerWith(t, Options{MaxUploadBytes: 1 << 20, OpenAIMaxUploadBytes: 20000,
+		OpTimeout: time.Second, SyncWait: time.Second})
+	body, ctype := form(t, nil) // 32 KB of WAV
+	resp, data := do(t, "POST", srv.URL+"/v1/audio/transcriptions", ctype, body)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge ||
+		!strings.Contains(string(data), "20000 bytes") {
+		t.Fatalf("status %d %s", resp.StatusCode, data)
+	}
+	checkError(t, resp, data, "file_too_large", "file")
+	body, ctype = form(t, nil)
+	if resp, data := do(t, "POST", srv.URL+"/v1/jobs", ctype, body); resp.StatusCode != 202 {
+		t.Fatalf("the job API keeps its own limit: %d %s", resp.StatusCode, data)
+	}
+}

@@ -31,9 +31,9 @@ type upload struct {
 	fields url.Values
 }
 
-// readUpload reads and checks the uploaded audio.
-func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (*upload, *apiError) {
-	max := s.opts.MaxUploadBytes
+// readUpload reads and checks the uploaded audio, of at most max bytes.
+func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, max int64) (*upload,
+	*apiError) {
 	mediaType, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	multipartForm := mediaType == "multipart/form-data"
 	limit := max

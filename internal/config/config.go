@@ -69,6 +69,9 @@ type API struct {
 	Listen string `toml:"listen"`
 	// MaxUploadBytes bounds the size of one uploaded audio file.
 	MaxUploadBytes int64 `toml:"max_upload_bytes"`
+	// OpenAIMaxUploadBytes, when positive, is a lower bound for the
+	// OpenAI-compatible endpoints (OpenAI itself takes 25 MB).
+	OpenAIMaxUploadBytes int64 `toml:"openai_max_upload_bytes"`
 	// ReadTimeout bounds reading one whole request, upload included.
 	ReadTimeout Duration `toml:"read_timeout"`
 	// SyncWait bounds how long the OpenAI-compatible endpoints wait for
@@ -288,6 +291,9 @@ func (c Config) validate() error {
 		{"api.listen", c.API.Listen == "", "must not be empty"},
 		{"api.max_upload_bytes", c.API.MaxUploadBytes <= 0 ||
 			c.API.MaxUploadBytes > MaxUploadLimit, "must be from 1 to 536870912 (512 MiB)"},
+		{"api.openai_max_upload_bytes", c.API.OpenAIMaxUploadBytes < 0 ||
+			c.API.OpenAIMaxUploadBytes > c.API.MaxUploadBytes,
+			"must be from 0 (same as api.max_upload_bytes) to api.max_upload_bytes"},
 		{"api.read_timeout", c.API.ReadTimeout < Duration(time.Second), "must be at least 1s"},
 		{"api.sync_wait", c.API.SyncWait < Duration(time.Second), "must be at least 1s"},
 		{"api.tokens", !validTokens(c.API.Tokens),
