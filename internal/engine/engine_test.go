@@ -400,13 +400,15 @@ func TestMultilingual(t *testing.T) {
 		t.Errorf("info %+v", info)
 	}
 	res, err := e.Transcribe(context.Background(), jfk, Params{Language: "german"}, nil)
-	if err != nil || res.Language != "de" {
-		t.Errorf("german: %v, language %q", err, res.Language)
+	if err != nil || res.Language != "de" || res.LanguageProbability != 0 {
+		t.Errorf("german: %v, language %q (p %v)", err, res.Language, res.LanguageProbability)
 	}
 	res, err = e.Transcribe(context.Background(), jfk, Params{Language: "auto"}, nil)
-	if err != nil || res.Language == "" {
-		t.Errorf("auto: %v, language %q", err, res.Language)
+	if err != nil || res.Language == "" || !(res.LanguageProbability > 0 &&
+		res.LanguageProbability <= 1) {
+		t.Errorf("auto: %v, language %q (p %v)", err, res.Language, res.LanguageProbability)
 	}
+	t.Logf("detected %q with probability %v", res.Language, res.LanguageProbability)
 	_, err = e.Transcribe(context.Background(), jfk, Params{Language: "xx"}, nil)
 	if !errors.Is(err, ErrLanguage) {
 		t.Errorf("xx: %v, want ErrLanguage", err)

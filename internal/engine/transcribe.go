@@ -5,6 +5,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -149,7 +150,11 @@ func (e *Engine) Transcribe(ctx context.Context, samples []float32, p Params,
 	for i := range res.Segments {
 		res.Segments[i].Temperature = p.Temperature
 	}
-	res.Language = whisper.Whisper_lang_str(e.ctx.Whisper_full_lang_id())
+	langID := e.ctx.Whisper_full_lang_id()
+	res.Language = whisper.Whisper_lang_str(langID)
+	if lang, _ := e.language(p.Language); lang < 0 && ctx.Err() == nil {
+		res.LanguageProbability = e.languageProbability(samples, langID, params.Threads())
+	}
 	res.Model = e.info.Name
 	e.logger.Debug("transcribed", "audio_s", duration, "segments", len(res.Segments),
 		"language", res.Language, "elapsed", time.Since(started))
@@ -198,6 +203,21 @@ func (e *Engine) params(p Params) (whisper.Params, error) {
 	params.SetPrintSpecial(false)
 	e.abort.attach(&params)
 	return params, nil
+}
+
+// languageProbability returns the detector's probability for language id
+// on the first 30 s of samples, or 0 when it cannot tell. whisper_full
+// does not keep it, so this costs one more encoder pass over that window.
+func (e *Engine) languageProbability(samples []float32, id, threads int) float64 {
+	window := samples[:min(len(samples), 30*SampleRate)]
+	if err := e.ctx.Whisper_pcm_to_mel(window, threads); err != nil {
+		return 0
+	}
+	probs, err := e.ctx.Whisper_lang_auto_detect(0, threads)
+	if err != nil || id < 0 || id >= len(probs) {
+		return 0
+	}
+	return math.Round(float64(probs[id])*1e4) / 1e4
 }
 
 // CheckLanguage reports whether the model can transcribe the given
