@@ -49,6 +49,14 @@ var testPrefix int
 
 func newTestServer(t *testing.T, url string, maxUpload int64) (*httptest.Server, *queue.Store) {
 	t.Helper()
+	return newServer(t, url, 3, Options{MaxUploadBytes: maxUpload, OpTimeout: time.Second})
+}
+
+// newServer serves the API over a store with its own key prefix on the
+// Redis at url, holding at most maxQueued jobs.
+func newServer(t *testing.T, url string, maxQueued int64, opts Options) (*httptest.Server,
+	*queue.Store) {
+	t.Helper()
 	rdb, err := queue.Dial(url, 500*time.Millisecond, time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -56,10 +64,12 @@ func newTestServer(t *testing.T, url string, maxUpload int64) (*httptest.Server,
 	t.Cleanup(func() { rdb.Close() })
 	testPrefix++
 	store := queue.New(rdb, queue.Options{Prefix: fmt.Sprintf("api%d", testPrefix),
-		Lease: time.Second, MaxAttempts: 1, MaxQueued: 3, ResultTTL: time.Minute})
+		Lease: time.Second, MaxAttempts: 1, MaxQueued: maxQueued, ResultTTL: time.Minute})
+	if err := store.Register(context.Background(), "w"); err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(New(store, log,
-		Options{MaxUploadBytes: maxUpload, OpTimeout: time.Second}))
+	srv := httptest.NewServer(New(store, log, opts))
 	t.Cleanup(srv.Close)
 	return srv, store
 }

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -20,21 +18,7 @@ import (
 
 func newServerWith(t *testing.T, opts Options) (*httptest.Server, *queue.Store) {
 	t.Helper()
-	rdb, err := queue.Dial(redisURL, 500*time.Millisecond, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	testPrefix++
-	store := queue.New(rdb, queue.Options{Prefix: fmt.Sprintf("oai%d", testPrefix),
-		Lease: time.Second, MaxAttempts: 1, MaxQueued: 100, ResultTTL: time.Minute})
-	if err := store.Register(context.Background(), "w"); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(New(store, log, opts))
-	t.Cleanup(srv.Close)
-	return srv, store
+	return newServer(t, redisURL, 100, opts)
 }
 
 // form builds a multipart form with a small WAV file and the given fields.

@@ -221,8 +221,18 @@ type job struct {
 // submit uploads audio as a multipart form and returns the status and body.
 func submit(t *testing.T, api, filename string, audio []byte) (int, []byte) {
 	t.Helper()
+	return submitForm(t, api, filename, audio, nil)
+}
+
+// submitForm uploads audio with extra form fields.
+func submitForm(t *testing.T, api, filename string, audio []byte,
+	fields map[string]string) (int, []byte) {
+	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
 	fw, _ := mw.CreateFormFile("file", filename)
 	fw.Write(audio)
 	mw.Close()

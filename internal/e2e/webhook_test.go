@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -52,19 +51,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func submitWithCallback(t *testing.T, api, callback string) (int, []byte) {
 	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("callback_url", callback)
-	fw, _ := mw.CreateFormFile("file", "jfk.wav")
-	fw.Write(jfkWAV)
-	mw.Close()
-	resp, err := http.Post(api+"/v1/jobs", mw.FormDataContentType(), &body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, data
+	return submitForm(t, api, "jfk.wav", jfkWAV, map[string]string{"callback_url": callback})
 }
 
 func TestWebhooks(t *testing.T) {
