@@ -147,6 +147,9 @@ func (e *Engine) Transcribe(ctx context.Context, samples []float32, p Params,
 	if p.Translate && e.info.Multilingual {
 		res.Task = "translate"
 	}
+	// TODO(engine): whisper.cpp 1.9.5 exposes neither the temperature a
+	// fallback reached per window nor a segment's no-speech probability;
+	// segments report the requested temperature and a no_speech_prob of 0.
 	for i := range res.Segments {
 		res.Segments[i].Temperature = p.Temperature
 	}
