@@ -136,7 +136,8 @@ type Queue struct {
 type Log struct {
 	// Level is one of debug, info, warn, error.
 	Level string `toml:"level"`
-	// Format is text or json.
+	// Format is text, json, journal (native systemd journal fields) or
+	// auto (journal when systemd connected stderr to it, else text).
 	Format string `toml:"format"`
 }
 
@@ -183,7 +184,7 @@ func Defaults() Config {
 			MaxBackoff:  Duration(time.Minute),
 			Timeout:     Duration(10 * time.Second),
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log: Log{Level: "info", Format: "auto"},
 	}
 }
 
@@ -329,7 +330,8 @@ func (c Config) validate() error {
 		{"webhook.timeout", c.Webhook.Timeout < Duration(time.Second), "must be at least 1s"},
 		{"log.level", !oneOf(c.Log.Level, "debug", "info", "warn", "error"),
 			"must be debug, info, warn or error"},
-		{"log.format", !oneOf(c.Log.Format, "text", "json"), "must be text or json"},
+		{"log.format", !oneOf(c.Log.Format, "auto", "text", "json", "journal"),
+			"must be auto, text, json or journal"},
 	}
 	for _, ch := range checks {
 		if ch.bad {
