@@ -19,15 +19,19 @@ export MODEL
 # satisfies that flag and the real backend is loaded when the worker starts.
 export CGO_LDFLAGS := -L$(CURDIR)/$(CGO_SHIM) $(CGO_LDFLAGS)
 
-.PHONY: all build test run vet fmt clean buildroot
+.PHONY: all build test run vet fmt clean buildroot deb system-test
 
 ifeq ($(NATIVE),)
 
-all build test run vet:
+all build test run vet deb:
 	scripts/buildroot.sh run make $@ NATIVE=1
 
 buildroot:
 	scripts/buildroot.sh ensure
+
+# Boots the build root with systemd and tests the installed .deb in it.
+system-test: deb
+	scripts/system-test.sh
 
 else
 
@@ -46,6 +50,12 @@ vet: $(CGO_SHIM)/libggml-cpu.a
 
 run: build
 	scripts/demo.sh
+
+deb: build
+	scripts/build-deb.sh
+
+system-test: deb
+	scripts/system-test.sh
 
 $(CGO_SHIM)/libggml-cpu.a:
 	mkdir -p $(CGO_SHIM)
