@@ -106,6 +106,12 @@ func do(t *testing.T, method, url, contentType string, body io.Reader) (*http.Re
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	return send(t, req)
+}
+
+// send makes the request and reads the whole answer.
+func send(t *testing.T, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -359,12 +365,7 @@ func TestIdempotencyKey(t *testing.T) {
 		req, _ := http.NewRequest("POST", srv.URL+"/v1/jobs", bytes.NewReader(wav(100)))
 		req.Header.Set("Content-Type", "audio/wav")
 		req.Header.Set("Idempotency-Key", key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
+		resp, data := send(t, req)
 		if resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("status %d: %s", resp.StatusCode, data)
 		}
@@ -382,12 +383,7 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 	req, _ := http.NewRequest("POST", srv.URL+"/v1/jobs", bytes.NewReader(wav(100)))
 	req.Header.Set("Idempotency-Key", strings.Repeat("k", 256))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, data := send(t, req)
 	if resp.StatusCode != 400 {
 		t.Fatalf("long key: status %d", resp.StatusCode)
 	}

@@ -204,13 +204,7 @@ func TestBearerTokens(t *testing.T) {
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		return resp, data
+		return send(t, req)
 	}
 	for _, auth := range []string{"", "Bearer wrong", "Basic " + token, "Bearer " + token + "x",
 		"Bearer", token} {
