@@ -76,4 +76,13 @@ wait_state "$id" succeeded failed
 	fail "job $id after kill -9: $(curl -s "$api/v1/jobs/$id" | cut -c1-300)"
 [[ $(systemctl show -p NRestarts --value asr-worker@1) -ge 1 ]] || fail "no restart"
 pass "kill -9 of a busy worker: systemd restarted it, the job succeeded on attempt 2"
+for unit in asr-api.service asr-worker@1.service; do
+	systemd-analyze verify "/usr/lib/systemd/system/${unit/@1/@}" ||
+		fail "systemd-analyze verify $unit"
+	exposure=$(systemd-analyze security --no-pager "$unit" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+	echo "system-test: $unit exposure $exposure"
+	awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 2.0) }' ||
+		fail "$unit: systemd-analyze security exposure ${exposure:-unknown}, want 2.0 or lower"
+done
+pass "both units verify and rate 2.0 or lower in systemd-analyze security"
 echo "system-test: $passed passed, 0 failed"
