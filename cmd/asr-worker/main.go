@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/asr-server/asr-server/internal/audio"
 	"github.com/asr-server/asr-server/internal/config"
@@ -49,7 +50,9 @@ func run() error {
 	defer stop()
 	notify := sdnotify.New(log)
 	notify.Status("loading model " + cfg.Worker.Model)
+	loaded := notify.ExtendStart(10 * time.Second)
 	eng, err := engine.Load(cfg.Worker.Model, log)
+	loaded()
 	if err != nil {
 		return err
 	}

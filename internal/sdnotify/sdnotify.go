@@ -4,8 +4,10 @@
 package sdnotify
 
 import (
+	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 )
@@ -33,3 +35,29 @@ func (n *Notifier) Status(text string) { n.send("STATUS=" + text) }
 
 // Stopping reports that the daemon is shutting down.
 func (n *Notifier) Stopping() { n.send(daemon.SdNotifyStopping) }
+
+// ExtendStart asks systemd for more start-up time, every interval, until
+// the returned function is called: for a step such as loading a large
+// model from a slow disk, which must not trip TimeoutStartSec.
+func (n *Notifier) ExtendStart(interval time.Duration) (done func()) {
+	stop := make(chan struct{})
+	finished := make(chan struct{})
+	extend := fmt.Sprintf("EXTEND_TIMEOUT_USEC=%d", (3 * interval).Microseconds())
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			n.send(extend)
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-finished
+	}
+}
