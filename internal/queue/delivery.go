@@ -66,7 +66,7 @@ func (s *Store) Take(ctx context.Context, consumer string, block time.Duration) 
 		return nil, nil
 	case isNoGroup(err):
 		// The stream was removed (Redis flushed or restarted empty).
-		return nil, s.EnsureGroup(ctx)
+		return nil, s.ensureGroup(ctx)
 	case err != nil:
 		return nil, fmt.Errorf("queue: read jobs: %w", err)
 	}

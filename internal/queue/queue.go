@@ -259,10 +259,10 @@ func (s *Store) Requeue(ctx context.Context, id string) error {
 	}
 }
 
-// EnsureGroup creates the stream and its consumer group if missing. The
+// ensureGroup creates the stream and its consumer group if missing. The
 // group starts at the stream's beginning so that jobs submitted before any
 // worker existed are delivered.
-func (s *Store) EnsureGroup(ctx context.Context) error {
+func (s *Store) ensureGroup(ctx context.Context) error {
 	err := s.rdb.XGroupCreateMkStream(ctx, s.stream(), group, "0").Err()
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
 		return fmt.Errorf("queue: create consumer group: %w", err)
@@ -273,7 +273,7 @@ func (s *Store) EnsureGroup(ctx context.Context) error {
 // Register makes consumer known to the group, so that it shows among the
 // workers before it takes its first job.
 func (s *Store) Register(ctx context.Context, consumer string) error {
-	if err := s.EnsureGroup(ctx); err != nil {
+	if err := s.ensureGroup(ctx); err != nil {
 		return err
 	}
 	err := s.rdb.XGroupCreateConsumer(ctx, s.stream(), group, consumer).Err()

@@ -7,7 +7,6 @@ package redistest
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -156,13 +155,6 @@ func (s *Server) logTail() string {
 func (s *Server) Stop() {
 	s.kill()
 	os.RemoveAll(s.dir)
-}
-
-// Context returns a context for one test step that cannot hang a test run.
-func Context(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // Main runs a package's tests with one private server, passing its URL to
