@@ -19,17 +19,20 @@ export MODEL
 # satisfies that flag and the real backend is loaded when the worker starts.
 export CGO_LDFLAGS := -L$(CURDIR)/$(CGO_SHIM) $(CGO_LDFLAGS)
 
-.PHONY: all build test run vet fmt clean buildroot deb system-test
+.PHONY: all build test run run-dev vet fmt clean buildroot deb system-test bench
 
 ifeq ($(NATIVE),)
 
-all build test run vet deb:
-	scripts/buildroot.sh run make $@ NATIVE=1
+all build test run-dev vet deb bench:
+	scripts/buildroot.sh run make $@ NATIVE=1 $(if $(BENCH_QUICK),BENCH_QUICK=$(BENCH_QUICK))
 
 buildroot:
 	scripts/buildroot.sh ensure
 
-# Boots the build root with systemd and tests the installed .deb in it.
+# Both boot a bare forky system with systemd and install the .deb in it.
+run: deb
+	scripts/demo.sh
+
 system-test: deb
 	scripts/system-test.sh
 
@@ -37,8 +40,9 @@ else
 
 all: build
 
+# Position-independent, as Debian builds every binary.
 build: $(CGO_SHIM)/libggml-cpu.a
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -buildmode=pie -o $(BIN)/ ./cmd/...
 
 test: $(CGO_SHIM)/libggml-cpu.a vet
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
@@ -48,8 +52,17 @@ vet: $(CGO_SHIM)/libggml-cpu.a
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-run: build
+run: deb
 	scripts/demo.sh
+
+# The same pipeline as plain processes on this machine, without systemd or
+# the package: quicker while developing.
+run-dev: build
+	scripts/demo-dev.sh
+
+# Side-by-side benchmarks (BENCHMARKS.md); BENCH_QUICK=1 for a short trial.
+bench: build
+	scripts/bench.sh
 
 deb: build
 	scripts/build-deb.sh

@@ -11,12 +11,27 @@ rm -rf "$stage"
 install -d "$stage/DEBIAN" "$stage/usr/bin" "$stage/usr/lib/systemd/system" \
 	"$stage/usr/lib/sysusers.d" "$stage/usr/lib/tmpfiles.d" "$stage/etc/asr" \
 	"$stage/usr/share/doc/asr-server"
-install -m 0755 bin/asr-api bin/asr-worker bin/asr-testmodel "$stage/usr/bin/"
+# Stripped of symbols and debug data like every Debian binary; Go keeps
+# what it needs for stack traces.
+for bin in asr-api asr-worker; do
+	install -m 0755 "bin/$bin" "$stage/usr/bin/"
+	strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+		"$stage/usr/bin/$bin"
+done
 install -m 0644 packaging/systemd/* "$stage/usr/lib/systemd/system/"
 install -m 0644 packaging/deb/asr-server.sysusers "$stage/usr/lib/sysusers.d/asr-server.conf"
 install -m 0644 packaging/deb/asr-server.tmpfiles "$stage/usr/lib/tmpfiles.d/asr-server.conf"
 install -m 0644 config.toml "$stage/etc/asr/config.toml"
 install -m 0644 README.md "$stage/usr/share/doc/asr-server/README.md"
+install -m 0644 packaging/deb/copyright "$stage/usr/share/doc/asr-server/copyright"
+install -D -m 0644 packaging/deb/lintian-overrides \
+	"$stage/usr/share/lintian/overrides/asr-server"
+{
+	printf 'asr-server (%s) unstable; urgency=medium\n\n' "$VERSION"
+	printf '  * Release %s; see /usr/share/doc/asr-server/README.md.\n\n' "$VERSION"
+	printf ' -- asr-server maintainers <maintainers@asr-server.invalid>  %s\n' \
+		"$(date -R -d "@${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")"
+} | gzip -9n >"$stage/usr/share/doc/asr-server/changelog.gz"
 install -m 0755 packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm "$stage/DEBIAN/"
 echo /etc/asr/config.toml >"$stage/DEBIAN/conffiles"
 
@@ -41,6 +56,7 @@ Maintainer: asr-server maintainers <maintainers@asr-server.invalid>
 Section: sound
 Priority: optional
 Depends: $deps
+Static-Built-Using: $(dpkg-query -W -f '${source:Package} (= ${source:Version})' golang-go)
 Recommends: redis-server, ffmpeg
 Installed-Size: $(du -sk "$stage" | cut -f1)
 Description: self-hosted speech-to-text service with a Redis job queue
@@ -50,4 +66,8 @@ Description: self-hosted speech-to-text service with a Redis job queue
 CONTROL
 out=bin/asr-server_${VERSION}_${ARCH}.deb
 dpkg-deb --root-owner-group --build "$stage" "$out" >/dev/null
+# lintian, where installed (the build root has it), must find no errors.
+if command -v lintian >/dev/null; then
+	lintian --fail-on error --color never "$out" >&2
+fi
 echo "$out"

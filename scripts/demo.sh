@@ -1,120 +1,125 @@
 #!/usr/bin/env bash
-# Runs asr-server end to end on this machine: a private redis-server, asr-api
-# and one asr-worker; sends real speech (jfk.wav, 11 s) through
-# POST /v1/jobs, waits for the job and prints the result JSON that
-# GET /v1/jobs/{id} returns. It stops everything it started.
+# The service as an operator runs it: boots a bare forky system with
+# systemd (a throwaway overlay of scripts/buildroot.sh system, on a private
+# virtual network link to this host), installs the .deb from bin/ with apt,
+# starts asr-api and asr-worker@1..2 through systemctl, transcribes jfk.wav
+# over HTTP from this host, prints the result, the units' status and their
+# journal, and stops everything.
 #
-# MODEL=/path/to/ggml-model.bin picks a real whisper model; without one, a
-# generated stand-in with random weights is used.
+# MODEL=/path/to/ggml-model.bin installs a real whisper model; without one,
+# a generated stand-in with random weights is used.
 set -euo pipefail
-
 cd "$(dirname "$0")/.."
-BIN=${BIN:-bin}
+version=$(sed -n 's/^VERSION=\${VERSION:-\(.*\)}$/\1/p' scripts/build-deb.sh)
+deb=bin/asr-server_${version}_$(dpkg --print-architecture).deb
+[[ -f $deb ]] || { echo "demo: $deb missing; run make run" >&2; exit 1; }
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+ROOT=$(scripts/buildroot.sh system)
 work=$(mktemp -d /tmp/asr-demo.XXXXXX)
-pids=()
+machine=asrdemo$((RANDOM % 90000 + 10000))
+nspawn=
 cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
+	if [[ -n $nspawn ]]; then
+		kill "$nspawn" 2>/dev/null || true
+		wait "$nspawn" 2>/dev/null || true
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-say() { printf '==> %s\n' "$*" >&2; }
-fail() {
-	printf 'demo: %s\n' "$*" >&2
-	for log in "$work"/*.log; do
-		[[ -f $log ]] && { echo "--- $log" >&2; tail -n 20 "$log" >&2; }
-	done
-	exit 1
-}
-
-model=${MODEL:-}
-if [[ -z $model ]]; then
-	for candidate in /var/lib/asr/models/ggml-*.bin; do
-		[[ -f $candidate ]] && { model=$candidate; break; }
-	done
-fi
-if [[ -n $model ]]; then
-	[[ -r $model ]] || fail "model $model is not readable"
-	say "model: $model"
-	stand_in=0
-else
-	model=$work/test-model.bin
-	"$BIN/asr-testmodel" -o "$model"
-	say "model: no real model installed; using a generated stand-in with random weights"
-	stand_in=1
-fi
-
+cp "$deb" "$work/"
 speech="$(go list -m -f '{{.Dir}}' github.com/ggerganov/whisper.cpp/bindings/go)/samples/jfk.wav"
-[[ -f $speech ]] || fail "sample speech not found at $speech"
+model=
+if [[ -n ${MODEL:-} ]]; then
+	[[ -r $MODEL ]] || { echo "demo: MODEL=$MODEL is not readable" >&2; exit 1; }
+	cp "$MODEL" "$work/"
+	model=$(basename "$MODEL")
+fi
 
-say "starting redis-server"
-redis-server --port 0 --unixsocket "$work/redis.sock" --save "" --appendonly no \
-	--dir "$work" >"$work/redis.log" 2>&1 &
-pids+=($!)
-
-cat >"$work/config.toml" <<CONF
-[redis]
-url = "unix://$work/redis.sock"
-[api]
-listen = "127.0.0.1:0"
-[worker]
-model = "$model"
-instance = "demo-1"
-CONF
-
+say "booting a Debian $(. "$ROOT/etc/os-release"; echo "$VERSION_CODENAME") system with systemd"
+SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn --quiet --register=no --keep-unit \
+	-D "$ROOT" -M "$machine" --volatile=overlay --network-veth --bind-ro="$work:/demo" -b \
+	>"$work/boot.log" 2>&1 &
+nspawn=$!
+init=
 for _ in $(seq 100); do
-	[[ -S $work/redis.sock ]] && break
-	sleep 0.1
+	for pid in $(pgrep -P "$nspawn" -x systemd || true); do init=$pid; done
+	[[ -n $init ]] && nsenter -t "$init" -a systemctl is-system-running --wait \
+		>/dev/null 2>&1 && break
+	sleep 0.3
 done
+[[ -n $init ]] || { cat "$work/boot.log"; echo "demo: the system did not boot" >&2; exit 1; }
+inside() { nsenter -t "$init" -a "$@"; }
 
-say "starting asr-api and asr-worker"
-"$BIN/asr-api" -config "$work/config.toml" >"$work/api.log" 2>&1 &
-pids+=($!)
-"$BIN/asr-worker" -config "$work/config.toml" >"$work/worker.log" 2>&1 &
-pids+=($!)
+# A point-to-point link: this host is .1, the booted system .2.
+net=10.$((RANDOM % 200 + 20)).$((RANDOM % 250)).
+ip addr add "${net}1/30" dev "ve-$machine"
+ip link set "ve-$machine" up
+# This host's ip, in the system's network namespace only.
+nsenter -t "$init" -n ip addr add "${net}2/30" dev host0
+nsenter -t "$init" -n ip link set host0 up
 
-addr=
-for _ in $(seq 100); do
-	addr=$(sed -n 's/.*msg="asr-api listening" addr=\([^ ]*\).*/\1/p' "$work/api.log")
-	[[ -n $addr ]] && break
-	sleep 0.1
-done
-[[ -n $addr ]] || fail "asr-api did not start"
-api="http://$addr"
+say "apt install ./$(basename "$deb")"
+inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "/demo/$(basename "$deb")" |
+	grep -E '^Setting up (asr-server|libwhisper1|libggml0|redis-server|ffmpeg)[: ]' || true
 
-say "POST $api/v1/jobs with $(basename "$speech")"
-answer=$(curl -sS -F "file=@$speech" "$api/v1/jobs")
+if [[ -n $model ]]; then
+	say "installing the model $model"
+	inside install -o asr -g asr -m 0644 "/demo/$model" "/var/lib/asr/models/$model"
+	inside sed -i "s|^model = .*|model = \"/var/lib/asr/models/$model\"|" /etc/asr/config.toml
+else
+	say "no MODEL given: installing a generated stand-in model with random weights"
+	bin/asr-testmodel -o "$work/ggml-base.bin"
+	inside install -o asr -g asr -m 0644 /demo/ggml-base.bin /var/lib/asr/models/
+fi
+# asr-api listens on the link to this host.
+inside sed -i "s|^listen = .*|listen = \"${net}2:8080\"|" /etc/asr/config.toml
+api=http://${net}2:8080
+
+say "systemctl restart asr-api; systemctl start asr-worker@1 asr-worker@2"
+inside systemctl reset-failed asr-worker@1 2>/dev/null || true
+inside systemctl restart asr-api
+inside systemctl start asr-worker@1 asr-worker@2
+
+say "curl -F file=@jfk.wav $api/v1/jobs   (from this host)"
+answer=$(curl -sS --max-time 10 -F "file=@$speech" "$api/v1/jobs")
 echo "$answer"
 id=$(printf '%s' "$answer" | sed -n 's/^{"id":"\([0-9a-f]*\)".*/\1/p')
-[[ -n $id ]] || fail "submit did not return a job id"
-
-say "waiting for job $id"
+[[ -n $id ]] || { echo "demo: no job id" >&2; exit 1; }
 for _ in $(seq 600); do
-	result=$(curl -sS "$api/v1/jobs/$id")
-	case $result in
-	*'"state":"succeeded"'* | *'"state":"failed"'* | *'"state":"canceled"'*) break ;;
-	esac
+	result=$(curl -sS --max-time 10 "$api/v1/jobs/$id")
+	[[ $result =~ \"state\":\"(succeeded|failed|canceled)\" ]] && break
 	sleep 0.2
 done
-say "GET $api/v1/jobs/$id"
+say "curl $api/v1/jobs/$id"
 echo "$result"
-case $result in
-*'"state":"succeeded"'*) ;;
-*) fail "job did not succeed" ;;
-esac
+say "curl '$api/v1/jobs/$id/result?format=srt'"
+curl -sS --max-time 10 "$api/v1/jobs/$id/result?format=srt" | head -n 12
 
-if ((stand_in)); then
+say "systemctl status asr-api asr-worker@1 asr-worker@2"
+inside systemctl status --no-pager --lines=0 asr-api asr-worker@1 asr-worker@2 || true
+say "journalctl -o json -u 'asr-worker@*' JOB_ID=$id   (the job's log lines, with fields)"
+inside journalctl --no-pager -o json -u 'asr-worker@*' "JOB_ID=$id" \
+	--output-fields=MESSAGE,PRIORITY,INSTANCE,ATTEMPT,AUDIO_S,ELAPSED_S,RTF |
+	sed -E 's/"(__[A-Z_]+|_BOOT_ID)":"[^"]*",?//g; s/,}$/}/'
+
+say "systemctl stop asr-worker@1 asr-worker@2 asr-api"
+inside systemctl stop asr-worker@1 asr-worker@2 asr-api
+inside systemctl poweroff 2>/dev/null || true
+wait "$nspawn" 2>/dev/null || true
+nspawn=
+
+if [[ $result != *'"state":"succeeded"'* ]]; then
+	echo "demo: the job did not succeed" >&2
+	exit 1
+fi
+if [[ -z $model ]]; then
 	cat >&2 <<'MSG'
+
 ==> The transcript above comes from a generated stand-in model with random
     weights: the timings and the pipeline are real, the words are nonsense.
-    For real words, put an official ggml whisper model (for example
-    ggml-base.en.bin from the whisper.cpp project's model downloads) at
-    /var/lib/asr/models/ or run: make run MODEL=/path/to/ggml-base.en.bin
+    For real words, run: make run MODEL=/path/to/ggml-base.en.bin (an
+    official ggml whisper model, from the whisper.cpp project's downloads).
 MSG
 fi

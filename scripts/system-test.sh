@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# System test: boots the build root with systemd as PID 1 (a throwaway
-# overlay, its own network namespace), installs the .deb from bin/ as an
-# operator would and checks the installed service with real values.
+# System test: boots a bare forky system (scripts/buildroot.sh system) with
+# systemd as PID 1, in a throwaway overlay with its own network namespace,
+# installs the .deb from bin/ with apt as an operator would, and runs the
+# stages in scripts/systest/ against the installed service.
 # Run through "make system-test", which builds the package first.
+#
+#   SYSTEST_ONLY=47-watchdog,90-lifecycle   run the set-up and these stages
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(scripts/buildroot.sh path)
-deb=$(ls bin/asr-server_*.deb | tail -1)
+version=$(sed -n 's/^VERSION=\${VERSION:-\(.*\)}$/\1/p' scripts/build-deb.sh)
+arch=$(dpkg --print-architecture)
+deb=bin/asr-server_${version}_${arch}.deb
+[[ -f $deb ]] || { echo "system-test: $deb missing; run make system-test" >&2; exit 1; }
+ROOT=$(scripts/buildroot.sh system)
 work=$(mktemp -d /tmp/asr-system-test.XXXXXX)
 nspawn=
 cleanup() {
@@ -15,10 +21,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-speech="$(go list -m -f '{{.Dir}}' github.com/ggerganov/whisper.cpp/bindings/go)/samples/jfk.wav"
+# A newer build of the same package, for the upgrade stage.
+upgrade=${version}+systest1
+if pkg-config --exists whisper 2>/dev/null; then
+	VERSION=$upgrade scripts/build-deb.sh >/dev/null
+else
+	scripts/buildroot.sh run env VERSION="$upgrade" scripts/build-deb.sh >/dev/null
+fi
+mv "bin/asr-server_${upgrade}_${arch}.deb" "$work/asr-server-upgrade.deb"
 cp "$deb" "$work/asr-server.deb"
-cp "$speech" "$work/jfk.wav"
-cp scripts/system-test-inside.sh "$work/inside.sh"
+cp "$(go list -m -f '{{.Dir}}' github.com/ggerganov/whisper.cpp/bindings/go)/samples/jfk.wav" \
+	"$work/"
+cp scripts/systest/* "$work/"
+bin/asr-testmodel -o "$work/ggml-base.bin"
 
 SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn --quiet --register=no --keep-unit \
 	-D "$ROOT" --volatile=overlay --private-network --bind-ro="$work:/st" -b \
@@ -34,4 +49,4 @@ for _ in $(seq 100); do
 	sleep 0.3
 done
 [[ -n $init ]] || { cat "$work/boot.log"; echo "system-test: container did not boot" >&2; exit 1; }
-nsenter -t "$init" -a /bin/bash /st/inside.sh
+nsenter -t "$init" -a env SYSTEST_ONLY="${SYSTEST_ONLY:-}" /bin/bash /st/run.sh

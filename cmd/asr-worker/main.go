@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/asr-server/asr-server/internal/config"
 	"github.com/asr-server/asr-server/internal/daemon"
 	"github.com/asr-server/asr-server/internal/engine"
+	"github.com/asr-server/asr-server/internal/liveness"
 	"github.com/asr-server/asr-server/internal/sdnotify"
 	"github.com/asr-server/asr-server/internal/transcript"
 	"github.com/asr-server/asr-server/internal/webhook"
@@ -49,6 +51,9 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	notify := sdnotify.New(log)
+	var watch atomic.Pointer[liveness.Monitor]
+	watchdog, stopWatchdog := startWatchdog(notify, log, &watch)
+	defer stopWatchdog()
 	notify.Status("loading model " + cfg.Worker.Model)
 	loaded := notify.ExtendStart(10 * time.Second)
 	eng, err := engine.Load(cfg.Worker.Model, log)
@@ -74,7 +79,9 @@ func run() error {
 		log.Warn("ffmpeg not found: only WAV uploads can be transcribed; "+
 			"other formats fail with unsupported_format", "ffmpeg", cfg.Worker.FFmpeg)
 	}
-	decodeOpts := audio.Options{FFmpeg: cfg.Worker.FFmpeg, MaxSeconds: cfg.Worker.MaxAudioSeconds}
+	var decoding atomic.Uint64 // grows as ffmpeg hands over samples
+	decodeOpts := audio.Options{FFmpeg: cfg.Worker.FFmpeg,
+		MaxSeconds: cfg.Worker.MaxAudioSeconds, Progress: func() { decoding.Add(1) }}
 	decode := func(ctx context.Context, data []byte) ([]float32, error) {
 		return audio.Decode(ctx, data, decodeOpts)
 	}
@@ -123,8 +130,46 @@ func run() error {
 			return "", false
 		},
 	})
+	watch.Store(&liveness.Monitor{
+		Probes: []liveness.Probe{w.Activity, eng.Activity, decoding.Load},
+		Stall:  watchdog / 2,
+		MinCPU: watchdogMinCPU,
+	})
 	return w.Run(ctx)
 }
+
+// startWatchdog pings systemd's watchdog, when the unit sets WatchdogSec=,
+// until the returned function is called: unconditionally until watch holds
+// a monitor (loading the model is bounded by TimeoutStartSec instead), then
+// for as long as the monitor sees progress.
+func startWatchdog(notify *sdnotify.Notifier, log *slog.Logger,
+	watch *atomic.Pointer[liveness.Monitor]) (interval time.Duration, stop func()) {
+	interval = sdnotify.WatchdogInterval()
+	if interval <= 0 {
+		return 0, func() {}
+	}
+	log.Info("watchdog on", "watchdog_s", interval.Seconds(), "stall_s", interval.Seconds()/2)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		notify.Watchdog(ctx, interval, func() bool {
+			m := watch.Load()
+			return m == nil || m.Alive()
+		})
+	}()
+	return interval, func() {
+		cancel()
+		<-done
+	}
+}
+
+// watchdogMinCPU is the share of one core that the worker must spend for a
+// step that reports no progress of its own (whisper's mel spectrogram, its
+// voice activity pass, the language detection pass) to count as busy
+// rather than hung. It is low, because eight workers on two cores get a
+// quarter of a core each, and a hung worker spends next to nothing.
+const watchdogMinCPU = 0.05
 
 // newCallbacks builds the callback sender from the [webhook] section; it
 // returns nil when no callback targets are allowed.

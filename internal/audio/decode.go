@@ -17,6 +17,9 @@ type Options struct {
 	// whose index may sit at the end) are written for the duration of
 	// the call. Empty means os.TempDir().
 	TempDir string
+	// Progress, if set, is called each time ffmpeg hands over decoded
+	// samples, so that a watchdog sees a long decode advance.
+	Progress func()
 }
 
 // Decode turns an audio file into mono float32 samples at SampleRate, each

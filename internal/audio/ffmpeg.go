@@ -94,7 +94,11 @@ func runFFmpeg(ctx context.Context, data []byte, format Format, what string,
 	if opts.MaxSeconds > 0 {
 		limit = int(math.Min(opts.MaxSeconds*SampleRate, math.MaxInt32)) + 1
 	}
-	samples, readErr := readFloats(stdout, limit)
+	var output io.Reader = stdout
+	if opts.Progress != nil {
+		output = progressReader{r: stdout, progress: opts.Progress}
+	}
+	samples, readErr := readFloats(output, limit)
 	if len(samples) >= limit {
 		cancel()
 	}
@@ -124,6 +128,20 @@ func runFFmpeg(ctx context.Context, data []byte, format Format, what string,
 			ErrEmpty, what)
 	}
 	return samples, nil
+}
+
+// progressReader calls progress after every read that returned data.
+type progressReader struct {
+	r        io.Reader
+	progress func()
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.progress()
+	}
+	return n, err
 }
 
 // readFloats reads little-endian float32 samples until EOF or until it has

@@ -27,9 +27,15 @@ func TestDecodeMP3(t *testing.T) {
 	})
 	t.Run("ffmpeg", func(t *testing.T) {
 		needTool(t, "ffmpeg")
-		out, err := Decode(context.Background(), data, Options{})
+		reads := 0
+		out, err := Decode(context.Background(), data, Options{Progress: func() { reads++ }})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// 11 s at 16 kHz is 704 KB of float32 samples: more than one
+		// pipe read, each reported.
+		if reads < 2 {
+			t.Errorf("progress reported %d times, want one per pipe read (at least 2)", reads)
 		}
 		secs := float64(len(out)) / SampleRate
 		t.Logf("%.3f s, RMS %.4f", secs, rms(out))

@@ -120,9 +120,16 @@ func (e *Engine) Close() {
 	}
 	e.ctx.Whisper_free()
 	e.ctx = nil
-	e.abort.free()
+	// The abort flag's few bytes stay allocated, so that Activity, which
+	// runs without the lock, never reads freed memory.
 	e.vadModel.free()
 }
+
+// Activity is a count that grows while a transcription computes: every
+// graph node that whisper.cpp's compute threads run adds to it. A watchdog
+// that sees it grow knows that a long transcription is busy, not hung. It
+// may be called at any time, from any goroutine, also after Close.
+func (e *Engine) Activity() uint64 { return e.abort.polls() }
 
 // UseVAD makes transcriptions that ask for it skip what the Silero voice
 // activity model at path finds to be silence or noise. The model is

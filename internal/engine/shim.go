@@ -30,12 +30,26 @@ static void asr_load_backends(void) {
 	ggml_backend_load_all();
 }
 
-static bool asr_abort_requested(void *flag) {
-	return __atomic_load_n((int *)flag, __ATOMIC_RELAXED) != 0;
+// What ggml's compute threads share with Go during an inference: the abort
+// request, and a count of the times they asked for it, which grows with
+// every graph node computed and so proves that the inference advances.
+struct asr_compute {
+	int abort;
+	unsigned long long polls;
+};
+
+static bool asr_abort_requested(void *data) {
+	struct asr_compute *c = data;
+	__atomic_add_fetch(&c->polls, 1, __ATOMIC_RELAXED);
+	return __atomic_load_n(&c->abort, __ATOMIC_RELAXED) != 0;
 }
 
-static void asr_flag_set(int *flag, int v) {
-	__atomic_store_n(flag, v, __ATOMIC_RELAXED);
+static void asr_abort_set(struct asr_compute *c, int v) {
+	__atomic_store_n(&c->abort, v, __ATOMIC_RELAXED);
+}
+
+static unsigned long long asr_compute_polls(struct asr_compute *c) {
+	return __atomic_load_n(&c->polls, __ATOMIC_RELAXED);
 }
 
 static float asr_token_plog(void *ctx, int seg, int tok) {
@@ -90,11 +104,11 @@ static void asr_vad_segment(void *ctx, int i, int64_t *t0, int64_t *t1) {
 	*t1 = whisper_full_get_vad_segment_t1((struct whisper_context *)ctx, i);
 }
 
-// Makes ggml stop computing a graph once *flag is non-zero.
-static void asr_params_set_abort(void *params, int *flag) {
+// Makes ggml poll c while it computes, and stop once c->abort is set.
+static void asr_params_set_abort(void *params, struct asr_compute *c) {
 	struct whisper_full_params *p = params;
 	p->abort_callback = asr_abort_requested;
-	p->abort_callback_user_data = flag;
+	p->abort_callback_user_data = c;
 }
 */
 import "C"
@@ -195,12 +209,14 @@ func speechSpans(ctx *whisper.Context) [][2]int64 {
 	return spans
 }
 
-// abortFlag is a C int that whisper.cpp's compute threads poll; setting it
-// stops the running encoder or decoder graph.
-type abortFlag struct{ p *C.int }
+// abortFlag lives in C memory, where whisper.cpp's compute threads poll
+// it; setting it stops the running encoder or decoder graph, and the polls
+// are counted.
+type abortFlag struct{ p *C.struct_asr_compute }
 
 func newAbortFlag() abortFlag {
-	return abortFlag{p: (*C.int)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int(0)))))}
+	size := C.size_t(unsafe.Sizeof(C.struct_asr_compute{}))
+	return abortFlag{p: (*C.struct_asr_compute)(C.calloc(1, size))}
 }
 
 func (f abortFlag) set(v bool) {
@@ -208,10 +224,11 @@ func (f abortFlag) set(v bool) {
 	if v {
 		n = 1
 	}
-	C.asr_flag_set(f.p, n)
+	C.asr_abort_set(f.p, n)
 }
 
-func (f abortFlag) free() { C.free(unsafe.Pointer(f.p)) }
+// polls is how often the compute threads have polled the flag so far.
+func (f abortFlag) polls() uint64 { return uint64(C.asr_compute_polls(f.p)) }
 
 // attach makes params poll the flag.
 func (f abortFlag) attach(params *whisper.Params) {

@@ -4,6 +4,7 @@
 package sdnotify
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -59,5 +60,45 @@ func (n *Notifier) ExtendStart(interval time.Duration) (done func()) {
 	return func() {
 		close(stop)
 		<-finished
+	}
+}
+
+// WatchdogInterval is the unit's WatchdogSec= as systemd passed it to this
+// process (WATCHDOG_USEC), or 0 when no watchdog is set.
+func WatchdogInterval() time.Duration {
+	d, err := daemon.SdWatchdogEnabled(false)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// Watchdog pings systemd's watchdog (WATCHDOG=1) every interval/4 for as
+// long as alive reports true, until ctx ends; interval is the unit's
+// WatchdogSec=. While alive reports false it withholds the pings, so
+// systemd kills and restarts the daemon once interval has passed. It logs
+// when the daemon is seen hung and when it recovers.
+func (n *Notifier) Watchdog(ctx context.Context, interval time.Duration, alive func() bool) {
+	tick := time.NewTicker(interval / 4)
+	defer tick.Stop()
+	hung := false
+	for {
+		switch ok := alive(); {
+		case ok:
+			n.send(daemon.SdNotifyWatchdog)
+			if hung {
+				n.log.Info("progress again; watchdog pings resumed")
+			}
+			hung = false
+		case !hung:
+			hung = true
+			n.log.Error("no progress; withholding watchdog pings so that systemd "+
+				"restarts the daemon", "watchdog_s", interval.Seconds())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
 	}
 }

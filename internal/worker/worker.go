@@ -86,10 +86,19 @@ type Worker struct {
 	log        *slog.Logger
 	opts       Options
 
-	started time.Time
-	current atomic.Pointer[string] // id of the running job, nil when idle
-	done    atomic.Int64           // jobs finished
+	started  time.Time
+	current  atomic.Pointer[string] // id of the running job, nil when idle
+	done     atomic.Int64           // jobs finished
+	activity atomic.Uint64          // steps taken by Run's goroutine; see Activity
 }
+
+// Activity is a count that grows whenever the worker's main loop goes
+// round or its current job takes a step (decoded, a progress report, a
+// segment, a try at storing the outcome). Background goroutines such as
+// the lease keeper do not add to it, so a watchdog that sees it stand
+// still knows that the main loop is stuck, or busy in a step that reports
+// progress elsewhere, such as the engine's computation.
+func (w *Worker) Activity() uint64 { return w.activity.Load() }
 
 // Heartbeats: how often a worker reports itself, and how long the report
 // lives without a successor.
@@ -147,6 +156,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.Info("worker ready")
 	var backoff retryBackoff
 	for ctx.Err() == nil {
+		w.activity.Add(1)
 		d, err := w.q.Take(ctx, w.opts.Name, w.opts.PollInterval)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -194,6 +204,7 @@ func (w *Worker) heartbeats(ctx context.Context) {
 func (w *Worker) register(ctx context.Context) error {
 	var backoff retryBackoff
 	for {
+		w.activity.Add(1)
 		err := w.q.Register(ctx, w.opts.Name)
 		if err == nil {
 			return nil
@@ -242,12 +253,14 @@ func (w *Worker) process(stop context.Context, d *queue.Delivery) {
 // run decodes and transcribes; the returned error says which step failed.
 func (w *Worker) run(ctx context.Context, d *queue.Delivery) (*transcript.Result, error) {
 	samples, err := w.decode(ctx, d.Audio)
+	w.activity.Add(1)
 	if err != nil {
 		permanent := ctx.Err() == nil && !errors.Is(err, audio.ErrDecoder)
 		return nil, &stepError{step: "decode", err: err, permanent: permanent}
 	}
 	lastPercent := -1
 	progress := func(percent int) {
+		w.activity.Add(1)
 		if percent != lastPercent {
 			lastPercent = percent
 			w.report(ctx, d, func(rctx context.Context) error {
@@ -256,6 +269,7 @@ func (w *Worker) run(ctx context.Context, d *queue.Delivery) (*transcript.Result
 		}
 	}
 	segment := func(seg transcript.Segment) {
+		w.activity.Add(1)
 		w.report(ctx, d, func(rctx context.Context) error { return w.q.Segment(rctx, d, seg) })
 	}
 	res, err := w.transcribe(ctx, samples, d.Job.Options, progress, segment)
@@ -436,6 +450,7 @@ func (w *Worker) retry(ctx context.Context, log *slog.Logger, what string,
 	op func() error) error {
 	var backoff retryBackoff
 	for {
+		w.activity.Add(1)
 		err := op()
 		switch {
 		case err == nil, errors.Is(err, queue.ErrLost):

@@ -259,3 +259,52 @@ func waitState(t *testing.T, q *queue.Store, id string, state queue.State) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestActivityTellsHungFromBusy checks the count a watchdog reads: it grows
+// while the worker idles and while its job reports progress, and stands
+// still while the job is stuck in a step that reports nothing.
+func TestActivityTellsHungFromBusy(t *testing.T) {
+	q := newQueue(t, 3*time.Second)
+	hang, busy := make(chan struct{}), make(chan struct{})
+	transcribe := func(ctx context.Context, s []float32, _ transcript.Options,
+		progress func(int), _ func(transcript.Segment)) (transcript.Result, error) {
+		for i := 0; ; i++ {
+			select {
+			case <-busy:
+				return transcript.Result{Text: "done", Duration: 1}, nil
+			case <-hang:
+				progress(i % 100)
+				time.Sleep(10 * time.Millisecond)
+			case <-ctx.Done():
+				return transcript.Result{}, ctx.Err()
+			}
+		}
+	}
+	w := New(q, fixedDecode, transcribe, nopNotifier{}, discard,
+		Options{Name: "w", Lease: 3 * time.Second, StopTimeout: time.Minute,
+			PollInterval: 20 * time.Millisecond})
+	stop := runWorker(t, w)
+	defer stop()
+	grows := func() bool {
+		before := w.Activity()
+		time.Sleep(150 * time.Millisecond)
+		return w.Activity() != before
+	}
+	if !grows() {
+		t.Fatal("idle worker: activity stands still, want it to grow with each poll")
+	}
+	job, _, _ := q.Submit(context.Background(), queue.Spec{Audio: []byte("ok")})
+	waitState(t, q, job.ID, queue.Running)
+	time.Sleep(50 * time.Millisecond)
+	if grows() {
+		t.Fatal("job stuck without progress: activity grows, want it to stand still")
+	}
+	close(hang) // the job now reports progress every 10 ms
+	if !grows() {
+		t.Fatal("job reporting progress: activity stands still, want it to grow")
+	}
+	close(busy)
+	if j := waitFinal(t, q, job.ID); j.State != queue.Succeeded {
+		t.Fatalf("job: %+v", j)
+	}
+}
