@@ -19,6 +19,7 @@ import (
 	"github.com/asr-server/asr-server/internal/api"
 	"github.com/asr-server/asr-server/internal/config"
 	"github.com/asr-server/asr-server/internal/daemon"
+	"github.com/asr-server/asr-server/internal/metrics"
 	"github.com/asr-server/asr-server/internal/queue"
 	"github.com/asr-server/asr-server/internal/sdnotify"
 	"github.com/asr-server/asr-server/internal/webhook"
@@ -53,6 +54,9 @@ func run() error {
 		SyncWait:             cfg.API.SyncWait.D(),
 		Tokens:               cfg.API.Tokens,
 		ModelName:            filepath.Base(cfg.Worker.Model),
+		// A scrape makes two rounds of reads from Redis.
+		Metrics: metrics.Handler(metrics.NewCollector(env.Store, log,
+			2*cfg.Redis.OpTimeout.D())),
 	}
 	srv := &http.Server{
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

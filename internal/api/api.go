@@ -48,6 +48,9 @@ type Options struct {
 	// Callbacks lists where a job's callback_url may point; nil refuses
 	// every callback.
 	Callbacks *webhook.AllowList
+	// Metrics, when set, serves GET /metrics. Like /healthz it needs no
+	// token: it shows counts, never a job or its content.
+	Metrics http.Handler
 }
 
 // Server serves the HTTP API.
@@ -69,6 +72,9 @@ func New(store Store, log *slog.Logger, opts Options) *Server {
 	})
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	if opts.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", opts.Metrics)
+	}
 	r.With(s.requireToken).Post("/inference", s.inference)
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.requireToken)

@@ -116,7 +116,7 @@ func (s *Store) startFirst(ctx context.Context, consumer string,
 
 func (s *Store) start(ctx context.Context, consumer, id, entry string) (*Delivery, error) {
 	keys := []string{s.stream(), s.jobKey(id), s.audioKey(id), s.dead(), s.startedSeq(),
-		s.eventsKey(id)}
+		s.statsKey(), s.eventsKey(id)}
 	res, err := startScript.Run(ctx, s.rdb, keys, group, entry, consumer, s.nowMS(),
 		s.opts.MaxAttempts, s.opts.ResultTTL.Milliseconds(), id).Slice()
 	if err != nil {
@@ -158,17 +158,18 @@ func (s *Store) Renew(ctx context.Context, d *Delivery) error {
 	return nil
 }
 
-// Finish stores the result of d and ends the job succeeded. It returns
-// ErrLost, storing nothing, when the worker no longer owns the job.
+// Finish stores the result of d and ends the job succeeded, counting the
+// result's duration in the stats. It returns ErrLost, storing nothing,
+// when the worker no longer owns the job.
 func (s *Store) Finish(ctx context.Context, d *Delivery, r *transcript.Result) error {
 	body, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("queue: encode result of job %s: %w", d.Job.ID, err)
 	}
-	keys := []string{s.stream(), s.jobKey(d.Job.ID), s.audioKey(d.Job.ID),
+	keys := []string{s.stream(), s.jobKey(d.Job.ID), s.audioKey(d.Job.ID), s.statsKey(),
 		s.eventsKey(d.Job.ID)}
 	ok, err := finishScript.Run(ctx, s.rdb, keys, group, d.entry, d.Consumer, d.Attempt,
-		s.nowMS(), body, s.opts.ResultTTL.Milliseconds()).Int()
+		s.nowMS(), body, s.opts.ResultTTL.Milliseconds(), secondsArg(r.Duration)).Int()
 	if err != nil {
 		return fmt.Errorf("queue: finish job %s: %w", d.Job.ID, err)
 	}
@@ -180,7 +181,9 @@ func (s *Store) Finish(ctx context.Context, d *Delivery, r *transcript.Result) e
 
 // Fail records a failed attempt of d. A retryable failure queues the job
 // again after a backoff while attempts remain; any other ends it failed.
-// The reason and code are kept in the job's history.
+// The reason and code are kept in the job's history; the attempt is
+// counted in the stats under its code, or OtherCode for a code not in
+// AttemptCodes.
 func (s *Store) Fail(ctx context.Context, d *Delivery, reason, code string,
 	retryable bool) (Result, error) {
 	retry := "0"
@@ -190,10 +193,10 @@ func (s *Store) Fail(ctx context.Context, d *Delivery, reason, code string,
 	now := s.Now()
 	retryAt := now.Add(s.backoff(d.Attempt)).UnixMilli()
 	keys := []string{s.stream(), s.jobKey(d.Job.ID), s.audioKey(d.Job.ID), s.delayed(),
-		s.dead(), s.eventsKey(d.Job.ID)}
+		s.dead(), s.statsKey(), s.eventsKey(d.Job.ID)}
 	res, err := failScript.Run(ctx, s.rdb, keys, group, d.entry, d.Consumer, d.Attempt,
 		now.UnixMilli(), reason, code, retry, s.opts.MaxAttempts,
-		s.opts.ResultTTL.Milliseconds(), d.Job.ID, retryAt).Text()
+		s.opts.ResultTTL.Milliseconds(), d.Job.ID, retryAt, countedCode(code)).Text()
 	if err != nil {
 		return "", fmt.Errorf("queue: fail job %s: %w", d.Job.ID, err)
 	}

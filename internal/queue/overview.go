@@ -13,11 +13,16 @@ import (
 
 // WorkerStatus is what a live worker reports about itself.
 type WorkerStatus struct {
-	Name     string
-	Host     string
-	PID      int
-	Job      string // id of the job it runs, or ""
-	JobsDone int
+	Name string
+	Host string
+	PID  int
+	Job  string // id of the job it runs, or ""
+	// JobsDone and AudioSeconds count the jobs this worker process
+	// completed successfully and the seconds of audio they held.
+	JobsDone     int
+	AudioSeconds float64
+	// Progress is the current job's progress in percent; 0 when idle.
+	Progress int
 	Started  time.Time
 	Seen     time.Time // time of the last heartbeat
 }
@@ -31,8 +36,8 @@ func (s *Store) Heartbeat(ctx context.Context, st WorkerStatus, ttl time.Duratio
 	key := s.workerKey(st.Name)
 	pipe := s.rdb.TxPipeline()
 	pipe.HSet(ctx, key, "name", st.Name, "host", st.Host, "pid", st.PID, "job", st.Job,
-		"jobs_done", st.JobsDone, "started_ms", st.Started.UnixMilli(),
-		"seen_ms", s.nowMS())
+		"jobs_done", st.JobsDone, "audio_s", secondsArg(st.AudioSeconds),
+		"progress", st.Progress, "started_ms", st.Started.UnixMilli(), "seen_ms", s.nowMS())
 	pipe.PExpire(ctx, key, ttl)
 	pipe.SAdd(ctx, s.workers(), st.Name)
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -146,6 +151,8 @@ func (s *Store) liveWorkers(ctx context.Context, names []string) ([]WorkerStatus
 			Started: msTime(h["started_ms"]), Seen: msTime(h["seen_ms"])}
 		st.PID, _ = strconv.Atoi(h["pid"])
 		st.JobsDone, _ = strconv.Atoi(h["jobs_done"])
+		st.AudioSeconds, _ = strconv.ParseFloat(h["audio_s"], 64)
+		st.Progress, _ = strconv.Atoi(h["progress"])
 		live = append(live, st)
 	}
 	return live, nil

@@ -219,7 +219,8 @@ func (s *Store) Cancel(ctx context.Context, id string) (State, error) {
 	if !ValidID(id) {
 		return "", ErrNotFound
 	}
-	keys := []string{s.stream(), s.jobKey(id), s.audioKey(id), s.delayed(), s.eventsKey(id)}
+	keys := []string{s.stream(), s.jobKey(id), s.audioKey(id), s.delayed(), s.statsKey(),
+		s.eventsKey(id)}
 	prev, err := cancelScript.Run(ctx, s.rdb, keys, group, id, s.nowMS(),
 		s.opts.ResultTTL.Milliseconds()).Text()
 	if err != nil {

@@ -12,7 +12,9 @@ import "github.com/redis/go-redis/v9"
 // worker that lost its lease (another worker reclaimed the job, or a client
 // canceled it) can no longer change anything.
 //
-// Every script's last key is the job's event stream (see eventLua).
+// Every script's last key is the job's event stream (see eventLua). A
+// script that counts a change in the deployment's statistics (see
+// statsLua in stats.go) names the stats hash just before it.
 //
 // A job's "history" field is a JSON array with one object per failed
 // attempt: attempt, worker, error, code and at (ms).
@@ -93,7 +95,7 @@ return {'queued', ARGV[1], math.max(position, 1)}
 // running was reclaimed from a worker that stopped renewing its lease.
 //
 //	KEYS[1] stream, KEYS[2] job hash, KEYS[3] audio, KEYS[4] dead set,
-//	KEYS[5] highest started sequence number
+//	KEYS[5] highest started sequence number, KEYS[6] stats hash
 //	ARGV[1] group, ARGV[2] entry id, ARGV[3] consumer, ARGV[4] now (ms),
 //	ARGV[5] max attempts, ARGV[6] lifetime of a final job (ms), ARGV[7] job id
 //
@@ -101,8 +103,13 @@ return {'queued', ARGV[1], math.max(position, 1)}
 // "skip" when the entry is stale (the job ended, was queued again under a
 // new entry, or expired) and was removed; "failed" when the job had used
 // up its attempts and now ended failed.
-var startScript = redis.NewScript(commonLua + `
-local h = redis.call('HMGET', KEYS[2], 'state', 'attempts', 'entry', 'worker', 'seq')
+//
+// Counts: a reclaimed attempt as failed with code worker_lost; a job
+// ending failed; a job's wait (created to started), once per job, marked
+// by the job's waited_ms field.
+var startScript = redis.NewScript(commonLua + statsLua + `
+local h = redis.call('HMGET', KEYS[2], 'state', 'attempts', 'entry', 'worker', 'seq',
+  'created_ms', 'waited_ms')
 if not h[1] or h[3] ~= ARGV[2] or (h[1] ~= 'queued' and h[1] ~= 'running') then
   drop(ARGV[2])
   return {'skip', 0}
@@ -110,6 +117,7 @@ end
 if h[1] == 'running' then
   remember(KEYS[2], h[2], h[4], 'the worker stopped renewing its lease', 'worker_lost',
     ARGV[4])
+  stat('attempts_failed:worker_lost')
 end
 local attempt = tonumber(h[2]) + 1
 if attempt > tonumber(ARGV[5]) then
@@ -120,12 +128,18 @@ if attempt > tonumber(ARGV[5]) then
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
   redis.call('ZADD', KEYS[4], ARGV[4], ARGV[7])
   drop(ARGV[2])
+  ended('failed')
   emit('state', {state = 'failed', code = 'attempts_exhausted'})
   redis.call('PEXPIRE', KEYS[#KEYS], ARGV[6])
   return {'failed', attempt - 1}
 end
 redis.call('HSET', KEYS[2], 'state', 'running', 'attempts', attempt,
   'worker', ARGV[3], 'started_ms', ARGV[4], 'progress', 0)
+if not h[7] then
+  local wait = elapsed(h[6], ARGV[4])
+  redis.call('HSET', KEYS[2], 'waited_ms', math.floor(wait * 1000))
+  observe('wait', wait)
+end
 emit('state', {state = 'running', attempt = attempt, worker = ARGV[3]})
 local seq = tonumber(h[5] or '0')
 if seq > tonumber(redis.call('GET', KEYS[5]) or '0') then
@@ -148,19 +162,30 @@ return 1
 `)
 
 // finishScript stores the result of an owned delivery and ends the job.
+// It counts the job as succeeded, the attempt's run time, the audio's
+// duration and the real-time factor.
 //
-//	KEYS[1] stream, KEYS[2] job hash, KEYS[3] audio
+//	KEYS[1] stream, KEYS[2] job hash, KEYS[3] audio, KEYS[4] stats hash
 //	ARGV[1] group, ARGV[2] entry id, ARGV[3] consumer, ARGV[4] attempt,
-//	ARGV[5] now (ms), ARGV[6] result JSON, ARGV[7] lifetime (ms)
+//	ARGV[5] now (ms), ARGV[6] result JSON, ARGV[7] lifetime (ms),
+//	ARGV[8] duration of the audio (seconds)
 //
 // Returns 1 when stored, 0 when the worker no longer owns the job (nothing
 // written: a newer owner or a cancel decides the job's fate).
-var finishScript = redis.NewScript(commonLua + `
+var finishScript = redis.NewScript(commonLua + statsLua + `
 if not owned() then return 0 end
+local run = elapsed(redis.call('HGET', KEYS[2], 'started_ms'), ARGV[5])
 redis.call('HSET', KEYS[2], 'state', 'succeeded', 'finished_ms', ARGV[5],
   'result', ARGV[6], 'error', '', 'error_code', '', 'progress', 100)
 redis.call('DEL', KEYS[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
+ended('succeeded')
+observe('run', run)
+local audio = tonumber(ARGV[8])
+if audio and audio > 0 then
+  redis.call('HINCRBYFLOAT', KEYS[4], 'audio_seconds', ARGV[8])
+  observe('rtf', run / audio)
+end
 emit('state', {state = 'succeeded'})
 redis.call('PEXPIRE', KEYS[#KEYS], ARGV[7])
 drop(ARGV[2])
@@ -170,19 +195,23 @@ return 1
 // failScript records a failed attempt of an owned delivery. A retryable
 // failure with attempts left waits in the delayed set until its backoff
 // ends; any other ends the job failed, kept as a dead letter with its audio
-// so that it can be queued again.
+// so that it can be queued again. It counts the failed attempt by its
+// code, the attempt's run time and, when the job ends, the job as failed.
 //
 //	KEYS[1] stream, KEYS[2] job hash, KEYS[3] audio, KEYS[4] delayed set,
-//	KEYS[5] dead set
+//	KEYS[5] dead set, KEYS[6] stats hash
 //	ARGV[1] group, ARGV[2] entry id, ARGV[3] consumer, ARGV[4] attempt,
 //	ARGV[5] now (ms), ARGV[6] error, ARGV[7] error code,
 //	ARGV[8] "1" if retryable, ARGV[9] max attempts, ARGV[10] lifetime (ms),
-//	ARGV[11] job id, ARGV[12] retry time (ms)
+//	ARGV[11] job id, ARGV[12] retry time (ms), ARGV[13] the error code as
+//	counted (one of AttemptCodes)
 //
 // Returns "retrying", "failed", or "lost" when not owned.
-var failScript = redis.NewScript(commonLua + `
+var failScript = redis.NewScript(commonLua + statsLua + `
 if not owned() then return 'lost' end
 drop(ARGV[2])
+stat('attempts_failed:' .. ARGV[13])
+observe('run', elapsed(redis.call('HGET', KEYS[2], 'started_ms'), ARGV[5]))
 remember(KEYS[2], ARGV[4], ARGV[3], ARGV[6], ARGV[7], ARGV[5])
 if ARGV[8] == '1' and tonumber(ARGV[4]) < tonumber(ARGV[9]) then
   redis.call('ZADD', KEYS[4], ARGV[12], ARGV[11])
@@ -196,6 +225,7 @@ redis.call('HSET', KEYS[2], 'state', 'failed', 'finished_ms', ARGV[5], 'worker',
 redis.call('PEXPIRE', KEYS[2], ARGV[10])
 redis.call('PEXPIRE', KEYS[3], ARGV[10])
 redis.call('ZADD', KEYS[5], ARGV[5], ARGV[11])
+ended('failed')
 emit('state', {state = 'failed', error = ARGV[6], code = ARGV[7]})
 redis.call('PEXPIRE', KEYS[#KEYS], ARGV[10])
 return 'failed'
@@ -242,14 +272,16 @@ return 1
 `)
 
 // cancelScript cancels a queued or running job. A running job's worker
-// finds out at its next lease renewal and stops.
+// finds out at its next lease renewal and stops. It counts the job as
+// canceled.
 //
-//	KEYS[1] stream, KEYS[2] job hash, KEYS[3] audio, KEYS[4] delayed set
+//	KEYS[1] stream, KEYS[2] job hash, KEYS[3] audio, KEYS[4] delayed set,
+//	KEYS[5] stats hash
 //	ARGV[1] group, ARGV[2] job id, ARGV[3] now (ms), ARGV[4] lifetime (ms)
 //
 // Returns the state the job was in; a final state means nothing changed;
 // "" means no such job.
-var cancelScript = redis.NewScript(commonLua + `
+var cancelScript = redis.NewScript(commonLua + statsLua + `
 local h = redis.call('HMGET', KEYS[2], 'state', 'entry')
 if not h[1] then return '' end
 if h[1] ~= 'queued' and h[1] ~= 'running' then return h[1] end
@@ -259,6 +291,7 @@ redis.call('HSET', KEYS[2], 'state', 'canceled', 'finished_ms', ARGV[3], 'entry'
   'retry_ms', '')
 redis.call('DEL', KEYS[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
+ended('canceled')
 emit('state', {state = 'canceled'})
 redis.call('PEXPIRE', KEYS[#KEYS], ARGV[4])
 return h[1]

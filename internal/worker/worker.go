@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"sync/atomic"
 	"time"
@@ -90,6 +91,13 @@ type Worker struct {
 	current  atomic.Pointer[string] // id of the running job, nil when idle
 	done     atomic.Int64           // jobs finished
 	activity atomic.Uint64          // steps taken by Run's goroutine; see Activity
+	// audioBits holds the seconds of audio of the jobs done, as float64
+	// bits; only Run's goroutine writes it.
+	audioBits atomic.Uint64
+	progress  atomic.Int64 // the running job's progress in percent
+	// beat asks the heartbeat loop for a report now, when the worker
+	// turns busy or idle.
+	beat chan struct{}
 }
 
 // Activity is a count that grows whenever the worker's main loop goes
@@ -124,7 +132,7 @@ func New(q Queue, decode DecodeFunc, transcribe TranscribeFunc, notify Notifier,
 		opts.JobTimeout = 24 * time.Hour
 	}
 	return &Worker{q: q, decode: decode, transcribe: transcribe, notify: notify,
-		log: log, opts: opts}
+		log: log, opts: opts, beat: make(chan struct{}, 1)}
 }
 
 // Causes of a job's cancellation.
@@ -178,25 +186,52 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-// heartbeats reports the worker to the queue until ctx ends.
+// heartbeats reports the worker to the queue until ctx ends: every
+// heartbeatInterval, and at once when the worker turns busy or idle.
 func (w *Worker) heartbeats(ctx context.Context) {
 	host, _ := os.Hostname()
 	tick := time.NewTicker(heartbeatInterval)
 	defer tick.Stop()
 	for {
-		st := queue.WorkerStatus{Name: w.opts.Name, Host: host, PID: os.Getpid(),
-			JobsDone: int(w.done.Load()), Started: w.started}
-		if job := w.current.Load(); job != nil {
-			st.Job = *job
-		}
-		if err := w.q.Heartbeat(ctx, st, heartbeatTTL); err != nil && ctx.Err() == nil {
+		if err := w.q.Heartbeat(ctx, w.status(host), heartbeatTTL); err != nil &&
+			ctx.Err() == nil {
 			w.log.Debug("heartbeat failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-w.beat:
 		}
+	}
+}
+
+// status is what the worker reports about itself now.
+func (w *Worker) status(host string) queue.WorkerStatus {
+	st := queue.WorkerStatus{Name: w.opts.Name, Host: host, PID: os.Getpid(),
+		JobsDone: int(w.done.Load()), AudioSeconds: w.audioSeconds(), Started: w.started}
+	if job := w.current.Load(); job != nil {
+		st.Job = *job
+		st.Progress = int(w.progress.Load())
+	}
+	return st
+}
+
+// kick asks the heartbeat loop for a report now.
+func (w *Worker) kick() {
+	select {
+	case w.beat <- struct{}{}:
+	default:
+	}
+}
+
+func (w *Worker) audioSeconds() float64 { return math.Float64frombits(w.audioBits.Load()) }
+
+// jobDone counts a job that succeeded with the given seconds of audio.
+func (w *Worker) jobDone(seconds float64) {
+	w.done.Add(1)
+	if seconds > 0 && !math.IsInf(seconds, 0) {
+		w.audioBits.Store(math.Float64bits(w.audioSeconds() + seconds))
 	}
 }
 
@@ -220,6 +255,8 @@ func (w *Worker) register(ctx context.Context) error {
 
 func (w *Worker) setIdle() {
 	w.current.Store(nil)
+	w.progress.Store(0)
+	w.kick()
 	w.notify.Status(fmt.Sprintf("idle; %d jobs done", w.done.Load()))
 }
 
@@ -227,7 +264,9 @@ func (w *Worker) setIdle() {
 // abandoned because another worker took it over.
 func (w *Worker) process(stop context.Context, d *queue.Delivery) {
 	log := w.log.With("job_id", d.Job.ID, "attempt", d.Attempt)
+	w.progress.Store(0)
 	w.current.Store(&d.Job.ID)
+	w.kick()
 	w.notify.Status(fmt.Sprintf("job %s attempt %d; %d jobs done", d.Job.ID, d.Attempt,
 		w.done.Load()))
 	log.Info("job started", "bytes", len(d.Audio))
@@ -263,6 +302,7 @@ func (w *Worker) run(ctx context.Context, d *queue.Delivery) (*transcript.Result
 		w.activity.Add(1)
 		if percent != lastPercent {
 			lastPercent = percent
+			w.progress.Store(int64(percent))
 			w.report(ctx, d, func(rctx context.Context) error {
 				return w.q.Progress(rctx, d, percent)
 			})
@@ -393,7 +433,7 @@ func (w *Worker) settle(d *queue.Delivery, log *slog.Logger, res *transcript.Res
 		recordErr = w.retry(ctx, log, "store result",
 			func() error { return w.q.Finish(ctx, d, res) })
 		if recordErr == nil {
-			w.done.Add(1)
+			w.jobDone(res.Duration)
 			log.Info("job succeeded", "audio_s", res.Duration,
 				"elapsed_s", elapsed.Seconds(), "rtf", elapsed.Seconds()/res.Duration,
 				"segments", len(res.Segments))
