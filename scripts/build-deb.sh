@@ -13,7 +13,7 @@ install -d "$stage/DEBIAN" "$stage/usr/bin" "$stage/usr/lib/systemd/system" \
 	"$stage/usr/share/doc/asr-server"
 # Stripped of symbols and debug data like every Debian binary; Go keeps
 # what it needs for stack traces.
-for bin in asr-api asr-worker; do
+for bin in asr-api asr-worker asrctl asr-autoscaler; do
 	install -m 0755 "bin/$bin" "$stage/usr/bin/"
 	strip --strip-unneeded --remove-section=.comment --remove-section=.note \
 		"$stage/usr/bin/$bin"

@@ -33,6 +33,8 @@ type Config struct {
 	Queue   Queue   `toml:"queue"`
 	Webhook Webhook `toml:"webhook"`
 	Log     Log     `toml:"log"`
+
+	Autoscaler Autoscaler `toml:"autoscaler"`
 }
 
 // Webhook configures the callbacks a job may ask for on completion.
@@ -84,6 +86,9 @@ type API struct {
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 }
 
+// MaxInstances is the largest allowed autoscaler.max.
+const MaxInstances = 1000
+
 // MaxUploadLimit is the largest allowed api.max_upload_bytes: Redis keeps
 // an upload as one string, and refuses strings over 512 MiB.
 const MaxUploadLimit = 512 << 20
@@ -130,6 +135,24 @@ type Queue struct {
 	RetryBackoffMax Duration `toml:"retry_backoff_max"`
 	// IdempotencyTTL is how long an Idempotency-Key is remembered.
 	IdempotencyTTL Duration `toml:"idempotency_ttl"`
+}
+
+// Autoscaler configures asr-autoscaler, which starts and stops this
+// host's asr-worker@ instances as the queue grows and drains.
+type Autoscaler struct {
+	// Min and Max bound the number of instances it keeps running.
+	Min int `toml:"min"`
+	Max int `toml:"max"`
+	// MaxWait: when the oldest queued job has waited longer, it scales out.
+	MaxWait Duration `toml:"max_wait"`
+	// DepthPerWorker: when more jobs than this per running instance are
+	// queued, it scales out.
+	DepthPerWorker float64 `toml:"depth_per_worker"`
+	// Cooldown is how long the queue must stay under both thresholds, and
+	// how long after the last change, before it stops one instance.
+	Cooldown Duration `toml:"cooldown"`
+	// PollInterval is how often it reads the queue.
+	PollInterval Duration `toml:"poll_interval"`
 }
 
 // Log configures logging.
@@ -185,6 +208,14 @@ func Defaults() Config {
 			Timeout:     Duration(10 * time.Second),
 		},
 		Log: Log{Level: "info", Format: "auto"},
+		Autoscaler: Autoscaler{
+			Min:            1,
+			Max:            4,
+			MaxWait:        Duration(30 * time.Second),
+			DepthPerWorker: 2,
+			Cooldown:       Duration(5 * time.Minute),
+			PollInterval:   Duration(5 * time.Second),
+		},
 	}
 }
 
@@ -332,6 +363,18 @@ func (c Config) validate() error {
 			"must be debug, info, warn or error"},
 		{"log.format", !oneOf(c.Log.Format, "auto", "text", "json", "journal"),
 			"must be auto, text, json or journal"},
+		{"autoscaler.min", c.Autoscaler.Min < 0, "must be 0 or more"},
+		{"autoscaler.max", c.Autoscaler.Max < 1 || c.Autoscaler.Max > MaxInstances ||
+			c.Autoscaler.Max < c.Autoscaler.Min,
+			"must be from 1 to 1000 and at least autoscaler.min"},
+		{"autoscaler.max_wait", c.Autoscaler.MaxWait < Duration(time.Second),
+			"must be at least 1s"},
+		{"autoscaler.depth_per_worker", !(c.Autoscaler.DepthPerWorker > 0) ||
+			math.IsInf(c.Autoscaler.DepthPerWorker, 1), "must be a positive number"},
+		{"autoscaler.poll_interval", c.Autoscaler.PollInterval < Duration(time.Second),
+			"must be at least 1s"},
+		{"autoscaler.cooldown", c.Autoscaler.Cooldown < c.Autoscaler.PollInterval,
+			"must be at least autoscaler.poll_interval"},
 	}
 	for _, ch := range checks {
 		if ch.bad {
