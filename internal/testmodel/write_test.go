@@ -181,3 +181,21 @@ func TestWriteFile(t *testing.T) {
 		t.Errorf("failed writes left %d entries", len(entries)-1)
 	}
 }
+
+// TestBaseSizedMatchesBase checks that a base-sized model has the
+// hyper-parameters of whisper's ggml-base.en, weights aside.
+func TestBaseSizedMatchesBase(t *testing.T) {
+	o, err := BaseSized(5).withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := [...]int{o.Vocab, o.AudioCtx, o.State, o.AudioHeads, o.AudioLayers, o.TextCtx,
+		o.TextHeads, o.TextLayers, o.Mels}
+	want := [...]int{51864, 1500, 512, 8, 6, 448, 8, 6, 80}
+	if got != want {
+		t.Errorf("base-sized hyper-parameters %v, want %v", got, want)
+	}
+	if o.Seed != 5 {
+		t.Errorf("seed %d, want 5", o.Seed)
+	}
+}
