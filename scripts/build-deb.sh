@@ -24,6 +24,11 @@ install -m 0644 packaging/deb/asr-server.tmpfiles "$stage/usr/lib/tmpfiles.d/asr
 install -m 0644 config.toml "$stage/etc/asr/config.toml"
 install -m 0644 README.md "$stage/usr/share/doc/asr-server/README.md"
 install -m 0644 packaging/deb/copyright "$stage/usr/share/doc/asr-server/copyright"
+for page in packaging/man/*.[18]; do
+	section=${page##*.}
+	install -d "$stage/usr/share/man/man$section"
+	gzip -9n <"$page" >"$stage/usr/share/man/man$section/$(basename "$page").gz"
+done
 install -D -m 0644 packaging/deb/lintian-overrides \
 	"$stage/usr/share/lintian/overrides/asr-server"
 {
