@@ -2,13 +2,13 @@
 # journal, one structured line per event.
 id=$(submit /st/jfk.wav)
 wait_state "$id" succeeded
-curl -s "$api/v1/jobs/$id" | grep -q '"segments":\[{"id":0' || fail "no segments for $id"
-curl -s "$api/v1/jobs/$id/result?format=srt" | head -1 | grep -qx 1 ||
+curl -s "$api/v1/jobs/$id" | grep '"segments":\[{"id":0' >/dev/null || fail "no segments for $id"
+[[ $(curl -s "$api/v1/jobs/$id/result?format=srt" | sed -n 1p) == 1 ]] ||
 	fail "no SRT for $id"
 pass "jfk.wav transcribed over HTTP through the installed service"
 
 journalctl --sync
-instance=$(journalctl -o cat --output-fields=INSTANCE "JOB_ID=$id" | head -1)
+instance=$(journalctl -o cat --output-fields=INSTANCE "JOB_ID=$id" | sed -n 1p)
 [[ $instance =~ ^[1-8]$ ]] || fail "no INSTANCE field for job $id: '$instance'"
 story=$(journalctl -o verbose -u "asr-worker@$instance" "JOB_ID=$id" --no-pager)
 for f in 'MESSAGE=job started' 'MESSAGE=job succeeded' ATTEMPT=1 "INSTANCE=$instance" \

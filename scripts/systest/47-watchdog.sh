@@ -28,7 +28,7 @@ wait_state "$id" succeeded failed
 	fail "hung job $id: $(curl -s "$api/v1/jobs/$id" | cut -c1-300)"
 (($(systemctl show -p NRestarts --value asr-worker@1) > restarts)) || fail "no restart"
 journalctl --sync
-journalctl -u asr-worker@1 --no-pager | grep -q "Failed with result 'watchdog'" || {
+journalctl -u asr-worker@1 --no-pager | grep "Failed with result 'watchdog'" >/dev/null || {
 	journalctl -u asr-worker@1 --no-pager -n 30 -o short-monotonic
 	fail "no watchdog timeout in the journal of asr-worker@1"
 }

@@ -1,4 +1,6 @@
 # Helpers for the system test's stages, sourced inside the booted container.
+# The stages run with pipefail: a reader that quits early (grep -q, head)
+# would fail its pipeline with SIGPIPE, so readers consume all input.
 api=http://127.0.0.1:8080
 passed=0
 
