@@ -57,6 +57,11 @@ func TestTokensFromEnvironment(t *testing.T) {
 		!strings.Contains(err.Error(), "api.tokens") {
 		t.Fatalf("short token: %v", err)
 	}
+	_, err = Load(path, false, []string{`ASR_API_TOKENS=["aaaaaaaaaaaaaaaaaaaa"]`})
+	if err == nil || !strings.Contains(err.Error(), "api.tokens") ||
+		!strings.Contains(err.Error(), "comma-separated") {
+		t.Fatalf("TOML array in the environment: %v", err)
+	}
 }
 
 func TestLoadErrorsNameTheKey(t *testing.T) {

@@ -87,6 +87,11 @@ func setValue(field reflect.Value, val string) error {
 		if field.Type().Elem().Kind() != reflect.String {
 			return fmt.Errorf("cannot be set from the environment")
 		}
+		// A TOML array here is a mistake that would otherwise pass as
+		// one item with brackets and quotes in it.
+		if strings.HasPrefix(strings.TrimSpace(val), "[") {
+			return fmt.Errorf("a list is written comma-separated, as in a,b, not %q", val)
+		}
 		var items []string
 		for _, item := range strings.Split(val, ",") {
 			if item = strings.TrimSpace(item); item != "" {
