@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,14 +14,18 @@ import (
 	"github.com/asr-server/asr-server/internal/progress"
 )
 
-// runJobs lists jobs. The API offers no listing of all jobs: running ones
-// come from the queue overview, failed ones from the dead letters.
-// TODO(api): list queued, succeeded and canceled jobs once the API has a
-// job listing endpoint (the queue keeps no index of them yet).
+// listStates are the states that jobs --state takes, as GET /v1/jobs
+// names them.
+var listStates = []string{client.Queued, client.Running, client.Retrying,
+	client.Succeeded, client.Failed, client.Canceled}
+
+// runJobs lists jobs through GET /v1/jobs: those in one state, or in any
+// state the most recently created first.
 func runJobs(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet("jobs", "[--state running|failed] [--limit N]")
-	state := fs.String("state", "", "only jobs in this `state`: running or failed")
-	limit := fs.Int("limit", 100, "list at most `N` failed jobs, 1 to 1000")
+	fs := a.flagSet("jobs", "[--state S] [--limit N]")
+	state := fs.String("state", "", "only jobs in this `state`: "+
+		strings.Join(listStates, ", "))
+	limit := fs.Int("limit", 50, "list at most `N` jobs, 1 to 1000")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -29,29 +34,22 @@ func runJobs(ctx context.Context, a *app, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	if *state != "" && *state != client.Running && *state != client.Failed {
-		fmt.Fprintf(a.stderr, "asrctl jobs: cannot list %q jobs: the API lists running "+
-			"jobs (through the queue) and failed ones (dead letters) only\n", *state)
+	if *state != "" && !slices.Contains(listStates, *state) {
+		fmt.Fprintf(a.stderr, "asrctl jobs: no state %q: choose one of %s\n", *state,
+			strings.Join(listStates, ", "))
+		return errUsage
+	}
+	if *limit < 1 || *limit > 1000 {
+		fmt.Fprintf(a.stderr, "asrctl jobs: --limit %d is not within 1 to 1000\n", *limit)
 		return errUsage
 	}
 	c, err := a.client()
 	if err != nil {
 		return err
 	}
-	var jobs []client.Job
-	if *state != client.Failed {
-		running, err := runningJobs(ctx, c)
-		if err != nil {
-			return err
-		}
-		jobs = append(jobs, running...)
-	}
-	if *state != client.Running {
-		dead, err := c.DeadLetters(ctx, *limit)
-		if err != nil {
-			return err
-		}
-		jobs = append(jobs, dead...)
+	jobs, err := c.Jobs(ctx, *state, *limit)
+	if err != nil {
+		return err
 	}
 	if a.jsonOut {
 		raws := make([]json.RawMessage, len(jobs))
@@ -60,38 +58,33 @@ func runJobs(ctx context.Context, a *app, args []string) error {
 		}
 		return printJSON(a.stdout, raws)
 	}
+	if len(jobs) == 0 {
+		what := "jobs"
+		if *state != "" {
+			what = *state + " jobs"
+		}
+		a.printf("no %s\n", what)
+		return nil
+	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tATTEMPTS\tPROGRESS\tFILE\tCREATED\tERROR")
 	for _, j := range jobs {
+		state, progress := j.State, fmt.Sprintf("%d%%", j.Progress)
+		switch {
+		case j.State == client.Queued && j.RetryAt != nil:
+			state = client.Retrying
+		case j.State == client.Queued && j.Position != nil:
+			progress = fmt.Sprintf("#%d", *j.Position)
+		}
 		errText := ""
 		if j.Error != nil {
 			errText = shorten(j.Error.Message, 60)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d%%\t%s\t%s\t%s\n", j.ID, j.State, j.Attempts,
-			j.Progress, shorten(j.File.Name, 30), j.CreatedAt.Local().Format(time.DateTime),
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", j.ID, state, j.Attempts,
+			progress, shorten(j.File.Name, 30), j.CreatedAt.Local().Format(time.DateTime),
 			errText)
 	}
 	return tw.Flush()
-}
-
-// runningJobs returns the jobs the live workers hold.
-func runningJobs(ctx context.Context, c *client.Client) ([]client.Job, error) {
-	q, err := c.Queue(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var jobs []client.Job
-	for _, w := range q.Workers {
-		if w.Job == nil {
-			continue
-		}
-		j, err := c.Job(ctx, *w.Job)
-		if err != nil {
-			continue // it ended and expired since the overview
-		}
-		jobs = append(jobs, *j)
-	}
-	return jobs, nil
 }
 
 func runJob(ctx context.Context, a *app, args []string) error {

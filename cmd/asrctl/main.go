@@ -47,7 +47,8 @@ var commands = []struct {
 }{
 	{"transcribe", command{"FILE...", "transcribe audio files and write their results",
 		runTranscribe}},
-	{"jobs", command{"[--state running|failed]", "list running and failed jobs", runJobs}},
+	{"jobs", command{"[--state S] [--limit N]", "list jobs in one state, or the latest",
+		runJobs}},
 	{"job", command{"ID", "show a job", runJob}},
 	{"cancel", command{"ID", "cancel a queued or running job", runCancel}},
 	{"requeue", command{"ID", "queue a failed job again", runRequeue}},

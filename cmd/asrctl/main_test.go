@@ -12,9 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 const testToken = "asrctl-test-token-0123"
@@ -25,6 +27,9 @@ type fakeAPI struct {
 	mu    sync.Mutex
 	jobs  map[string]*fakeJob
 	order []string
+	// list answers GET /v1/jobs, whose query lands in listQuery.
+	list      string
+	listQuery string
 }
 
 type fakeJob struct {
@@ -75,6 +80,11 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.order = append(f.order, j.id)
 		w.WriteHeader(http.StatusAccepted)
 		io.WriteString(w, f.jobJSON(j, false))
+		return
+	}
+	if r.Method == "GET" && r.URL.Path == "/v1/jobs" {
+		f.listQuery = r.URL.RawQuery
+		io.WriteString(w, f.list)
 		return
 	}
 	if r.URL.Path == "/v1/queue" {
@@ -251,8 +261,8 @@ func TestTranscribeFailuresBeforeSubmit(t *testing.T) {
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{}, {"bogus"}, {"transcribe"},
 		{"transcribe", "--format", "docx", "a.wav"}, {"job"}, {"job", "a", "b"},
-		{"jobs", "--state", "queued"}, {"model"}, {"model", "pull"}, {"scale", "-1"},
-		{"scale", "x"}, {"transcribe", "--nope", "a.wav"}} {
+		{"jobs", "--state", "dead"}, {"jobs", "--limit", "0"}, {"model"}, {"model", "pull"},
+		{"scale", "-1"}, {"scale", "x"}, {"transcribe", "--nope", "a.wav"}} {
 		if code, _, _ := run(t, args...); code != 2 {
 			t.Errorf("asrctl %q: exit code %d, want 2", args, code)
 		}
@@ -303,10 +313,63 @@ func TestQueueAndJobs(t *testing.T) {
 		!strings.Contains(stdout, "w-1     h1    42   "+id+"  0%        7     500ms ago\n") {
 		t.Errorf("queue: exit %d, %s:\n%s", code, stderr, stdout)
 	}
-	code, stdout, _ = run(t, "--api", api, "--token", testToken, "jobs", "--state",
-		"running")
-	if code != 0 || !strings.Contains(stdout, id+"  succeeded  1") {
-		t.Errorf("jobs: exit %d:\n%s", code, stdout)
+}
+
+func TestJobsList(t *testing.T) {
+	f, api := startFake(t)
+	ids := []string{strings.Repeat("a", 32), strings.Repeat("b", 32), strings.Repeat("c", 32)}
+	item := func(id, state, extra, file string) string {
+		return fmt.Sprintf(`{"id":%q,"state":%q,%s,"file":{"name":%q,"content_type":`+
+			`"audio/wav","bytes":4},"created_at":"2026-01-02T03:04:05Z","history":[]}`,
+			id, state, extra, file)
+	}
+	items := []string{
+		item(ids[0], "queued", `"attempts":0,"progress":0,"position":1,"error":null`,
+			"q.wav"),
+		item(ids[1], "queued", `"attempts":1,"progress":40,"retry_at":"2026-01-02T04:00:00Z",`+
+			`"error":{"message":"decode: ffmpeg was killed","code":"decoder_failed"}`, "r.ogg"),
+		item(ids[2], "succeeded", `"attempts":1,"progress":100,"error":null`, "s.wav"),
+	}
+	f.list = `{"jobs":[` + strings.Join(items, ",") + `]}`
+	base := []string{"--api", api, "--token", testToken}
+
+	code, stdout, stderr := run(t, append(base, "jobs")...)
+	created := regexp.QuoteMeta(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Local().
+		Format(time.DateTime))
+	want := []string{
+		`^ID +STATE +ATTEMPTS +PROGRESS +FILE +CREATED +ERROR$`,
+		`^` + ids[0] + ` +queued +0 +#1 +q\.wav +` + created + ` *$`,
+		`^` + ids[1] + ` +retrying +1 +40% +r\.ogg +` + created + ` +decode: ffmpeg was killed$`,
+		`^` + ids[2] + ` +succeeded +1 +100% +s\.wav +` + created + ` *$`,
+	}
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	if code != 0 || len(lines) != len(want) || f.listQuery != "limit=50" {
+		t.Fatalf("jobs: exit %d, query %q, %s:\n%s", code, f.listQuery, stderr, stdout)
+	}
+	for i, re := range want {
+		if !regexp.MustCompile(re).MatchString(lines[i]) {
+			t.Errorf("line %d %q does not match %s", i, lines[i], re)
+		}
+	}
+
+	code, stdout, _ = run(t, append(base, "--json", "jobs", "--state", "retrying",
+		"--limit", "7")...)
+	var got, wantJSON any
+	json.Unmarshal([]byte(stdout), &got)
+	json.Unmarshal([]byte("["+strings.Join(items, ",")+"]"), &wantJSON)
+	if code != 0 || !reflect.DeepEqual(got, wantJSON) || f.listQuery != "limit=7&state=retrying" {
+		t.Errorf("jobs --json: exit %d, query %q:\n%s", code, f.listQuery, stdout)
+	}
+
+	f.list = `{"jobs":[]}`
+	code, stdout, _ = run(t, append(base, "jobs", "--state", "canceled")...)
+	if code != 0 || stdout != "no canceled jobs\n" {
+		t.Errorf("empty list: exit %d: %q", code, stdout)
+	}
+	code, _, stderr = run(t, append(base, "jobs", "--state", "dead")...)
+	if code != 2 || !strings.HasPrefix(stderr, `asrctl jobs: no state "dead": choose one of `+
+		"queued, running, retrying, succeeded, failed, canceled\n") {
+		t.Errorf("unknown state: exit %d: %q", code, stderr)
 	}
 }
 

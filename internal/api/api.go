@@ -25,8 +25,11 @@ type Store interface {
 	Cancel(ctx context.Context, id string) (queue.State, error)
 	Requeue(ctx context.Context, id string) error
 	DeadLetters(ctx context.Context, limit int64) ([]*queue.Job, error)
+	List(ctx context.Context, f queue.Filter, limit int64) ([]*queue.Job, error)
 	Overview(ctx context.Context) (*queue.Overview, error)
 	Events(ctx context.Context, id, after string, count int64) ([]queue.Event, error)
+	WaitEvents(ctx context.Context, id, after string, count int64,
+		block time.Duration) ([]queue.Event, error)
 	Ping(ctx context.Context) error
 }
 
@@ -80,6 +83,7 @@ func New(store Store, log *slog.Logger, opts Options) *Server {
 		r.Use(s.requireToken)
 		r.Route("/jobs", func(r chi.Router) {
 			r.Post("/", s.submitJob)
+			r.Get("/", s.listJobs)
 			r.Get("/{id}", s.getJob)
 			r.Delete("/{id}", s.cancelJob)
 			r.Get("/{id}/result", s.jobResult)

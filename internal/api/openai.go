@@ -15,9 +15,16 @@ import (
 	"github.com/asr-server/asr-server/internal/queue"
 )
 
-// syncPoll is how often a waiting OpenAI-compatible request looks at its
-// job.
-const syncPoll = 50 * time.Millisecond
+// A waiting OpenAI-compatible request follows its job's event stream and
+// answers as soon as the job's final state is appended to it. syncCheck
+// bounds each blocking read of the stream: it is how often the request
+// looks at the job itself while no event arrives (a safety net for a job
+// whose events expired or that vanished), and how long a read outlives a
+// client that went away. syncEvents is how many events one read takes.
+const (
+	syncCheck  = time.Second
+	syncEvents = 100
+)
 
 // transcribe serves POST /v1/audio/transcriptions.
 func (s *Server) transcribe(w http.ResponseWriter, r *http.Request) {
@@ -112,28 +119,39 @@ func (s *Server) submitAndWait(w http.ResponseWriter, r *http.Request, translati
 	s.renderJob(w, job, format, formats.Options{})
 }
 
-// waitFinal polls the job until it reaches a final state, the sync wait
-// passes (context.DeadlineExceeded, with the last state seen) or ctx ends.
+// waitFinal waits until the job reaches a final state and returns it. It
+// reads the job's events from the first on, so none can slip past between
+// two reads, and fetches the job after its final event. Past the sync wait
+// it returns context.DeadlineExceeded; when ctx ends, ctx's error.
 func (s *Server) waitFinal(ctx context.Context, id string) (*queue.Job, error) {
 	deadline := time.Now().Add(s.opts.SyncWait)
-	tick := time.NewTicker(syncPoll)
-	defer tick.Stop()
+	pending := &queue.Job{ID: id}
+	last := ""
 	for {
-		opCtx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
-		job, err := s.store.Get(opCtx, id)
-		cancel()
+		block := min(syncCheck, time.Until(deadline))
+		events, err := s.store.WaitEvents(ctx, id, last, syncEvents, block)
 		switch {
+		case ctx.Err() != nil:
+			return pending, ctx.Err()
 		case err != nil:
-			return &queue.Job{ID: id}, err
-		case job.State.Final():
-			return job, nil
-		case time.Now().After(deadline):
-			return job, context.DeadlineExceeded
+			return pending, err
 		}
-		select {
-		case <-ctx.Done():
-			return job, ctx.Err()
-		case <-tick.C:
+		final := false
+		for _, ev := range events {
+			last = ev.ID
+			final = final || isFinalEvent(ev)
+		}
+		if final || len(events) == 0 {
+			job, err := s.getWithTimeout(ctx, id)
+			switch {
+			case err != nil:
+				return pending, err
+			case job.State.Final():
+				return job, nil
+			}
+		}
+		if !time.Now().Before(deadline) {
+			return pending, context.DeadlineExceeded
 		}
 	}
 }

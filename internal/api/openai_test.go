@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -262,4 +267,346 @@ func TestOpenAIUploadLimit(t *testing.T) {
 	if resp, data := do(t, "POST", srv.URL+"/v1/jobs", ctype, body); resp.StatusCode != 202 {
 		t.Fatalf("the job API keeps its own limit: %d %s", resp.StatusCode, data)
 	}
+}
+
+// storeCall is a call a waiting request made to follow its job: "wait"
+// with the events WaitEvents returned, or "get".
+type storeCall struct {
+	op     string
+	events []queue.Event
+}
+
+// recordingStore is the real store, recording how requests follow jobs.
+type recordingStore struct {
+	*queue.Store
+	mu    sync.Mutex
+	calls []storeCall
+	// waiting, when set, receives the job id as each WaitEvents starts.
+	waiting chan string
+}
+
+func (r *recordingStore) WaitEvents(ctx context.Context, id, after string, count int64,
+	block time.Duration) ([]queue.Event, error) {
+	if r.waiting != nil {
+		r.waiting <- id
+	}
+	events, err := r.Store.WaitEvents(ctx, id, after, count, block)
+	r.record(storeCall{op: "wait", events: events})
+	return events, err
+}
+
+func (r *recordingStore) Get(ctx context.Context, id string) (*queue.Job, error) {
+	r.record(storeCall{op: "get"})
+	return r.Store.Get(ctx, id)
+}
+
+func (r *recordingStore) record(c storeCall) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, c)
+}
+
+func (r *recordingStore) recorded() []storeCall {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]storeCall(nil), r.calls...)
+}
+
+// newRecordingServer is the API over a recordingStore with its own key
+// prefix, allowing one attempt per job.
+func newRecordingServer(t *testing.T, opts Options) (*Server, *recordingStore) {
+	t.Helper()
+	rdb, err := queue.Dial(redisURL, 500*time.Millisecond, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	testPrefix++
+	store := queue.New(rdb, queue.Options{Prefix: fmt.Sprintf("api%d", testPrefix),
+		Lease: time.Minute, MaxAttempts: 1, MaxQueued: 100, ResultTTL: time.Minute})
+	if err := store.Register(context.Background(), "w"); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordingStore{Store: store}
+	return New(rec, slog.New(slog.NewTextHandler(io.Discard, nil)), opts), rec
+}
+
+// answer is an HTTP response read whole, or the error that prevented it.
+type answer struct {
+	resp *http.Response
+	data []byte
+	err  error
+}
+
+// postAsync sends a POST from another goroutine and delivers its answer.
+func postAsync(ctx context.Context, url, ctype string, body io.Reader) <-chan answer {
+	answers := make(chan answer, 1)
+	go func() {
+		var a answer
+		defer func() { answers <- a }()
+		req, err := http.NewRequestWithContext(ctx, "POST", url, body)
+		if err != nil {
+			a.err = err
+			return
+		}
+		req.Header.Set("Content-Type", ctype)
+		if a.resp, a.err = http.DefaultClient.Do(req); a.err != nil {
+			return
+		}
+		defer a.resp.Body.Close()
+		a.data, a.err = io.ReadAll(a.resp.Body)
+	}()
+	return answers
+}
+
+// takeNext plays a worker starting the next job.
+func takeNext(t *testing.T, store *queue.Store) *queue.Delivery {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		d, err := store.Take(context.Background(), "w", 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d != nil {
+			return d
+		}
+	}
+	t.Fatal("no job arrived")
+	return nil
+}
+
+// checkFollowed checks that a request followed job id through exactly
+// the events of its stream, each once and in order, and fetched the job
+// once after the final event; any other fetch must follow a wait that
+// ended without events (the safety net).
+func checkFollowed(t *testing.T, rec *recordingStore, id string) {
+	t.Helper()
+	all, err := rec.Store.Events(context.Background(), id, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streamIDs, seenIDs []string
+	for _, ev := range all {
+		streamIDs = append(streamIDs, ev.ID)
+	}
+	calls := rec.recorded()
+	var ops []string
+	for i, c := range calls {
+		ops = append(ops, fmt.Sprintf("%s(%d)", c.op, len(c.events)))
+		for _, ev := range c.events {
+			seenIDs = append(seenIDs, ev.ID)
+		}
+		if c.op != "get" || i == len(calls)-1 {
+			continue
+		}
+		if i == 0 || calls[i-1].op != "wait" || len(calls[i-1].events) != 0 {
+			t.Errorf("fetch %d not after an empty wait; calls %v", i, ops)
+		}
+	}
+	if strings.Join(seenIDs, " ") != strings.Join(streamIDs, " ") {
+		t.Errorf("events seen %v, the stream has %v", seenIDs, streamIDs)
+	}
+	n := len(calls)
+	if n < 2 || calls[n-1].op != "get" || calls[n-2].op != "wait" ||
+		len(calls[n-2].events) == 0 ||
+		!isFinalEvent(calls[n-2].events[len(calls[n-2].events)-1]) {
+		t.Errorf("the request did not end with one fetch after the final event: %v", ops)
+	}
+}
+
+// TestSyncWaitFollowsTheJobsEvents checks that a waiting request wakes on
+// its job's events and answers after the final one with one fetch of the
+// job, whatever the format.
+func TestSyncWaitFollowsTheJobsEvents(t *testing.T) {
+	tests := []struct{ format, body string }{
+		{"json", `{"text":"Hello there."}` + "\n"},
+		{"text", "Hello there.\n"},
+		{"srt", "1\n00:00:00,000 --> 00:00:02,500\nHello there.\n\n"},
+		{"vtt", "WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nHello there.\n\n"},
+		{"verbose_json", `{"task":"transcribe","language":"english","duration":2.5,` +
+			`"text":"Hello there.","segments":[{"id":0,"seek":0,"start":0,"end":2.5,` +
+			`"text":"Hello there.","tokens":[1,2],"temperature":0,"avg_logprob":0,` +
+			`"compression_ratio":0,"no_speech_prob":0}]}` + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			api, rec := newRecordingServer(t, Options{MaxUploadBytes: 1 << 20,
+				OpTimeout: time.Second, SyncWait: 30 * time.Second})
+			srv := httptest.NewServer(api)
+			defer srv.Close()
+			body, ctype := form(t, map[string][]string{"response_format": {tt.format}})
+			answers := postAsync(context.Background(), srv.URL+"/v1/audio/transcriptions",
+				ctype, body)
+			ctx := context.Background()
+			d := takeNext(t, rec.Store)
+			if err := rec.Store.Progress(ctx, d, 40); err != nil {
+				t.Fatal(err)
+			}
+			if err := rec.Store.Segment(ctx, d, fixedResult.Segments[0]); err != nil {
+				t.Fatal(err)
+			}
+			if err := rec.Store.Finish(ctx, d, fixedResult); err != nil {
+				t.Fatal(err)
+			}
+			a := <-answers
+			if a.err != nil {
+				t.Fatal(a.err)
+			}
+			if a.resp.StatusCode != 200 || string(a.data) != tt.body {
+				t.Fatalf("status %d body %q, want %q", a.resp.StatusCode, a.data, tt.body)
+			}
+			if id := a.resp.Header.Get("X-Job-Id"); id != d.Job.ID {
+				t.Errorf("X-Job-Id %q, want %q", id, d.Job.ID)
+			}
+			checkFollowed(t, rec, d.Job.ID)
+		})
+	}
+}
+
+// TestSyncWaitEndsWithAFailedOrCanceledJob checks the answer to a request
+// whose job ends without a result.
+func TestSyncWaitEndsWithAFailedOrCanceledJob(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name        string
+		end         func(*queue.Store, *queue.Delivery) error
+		status      int
+		code, param string
+	}{
+		{"bad audio", func(s *queue.Store, d *queue.Delivery) error {
+			_, err := s.Fail(ctx, d, "malformed WAV header", "invalid_audio", false)
+			return err
+		}, 400, "invalid_audio", "file"},
+		{"out of attempts", func(s *queue.Store, d *queue.Delivery) error {
+			_, err := s.Fail(ctx, d, "whisper_full failed", "transcription_failed", true)
+			return err
+		}, 500, "transcription_failed", ""},
+		{"canceled", func(s *queue.Store, d *queue.Delivery) error {
+			_, err := s.Cancel(ctx, d.Job.ID)
+			return err
+		}, 409, "invalid_state", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api, rec := newRecordingServer(t, Options{MaxUploadBytes: 1 << 20,
+				OpTimeout: time.Second, SyncWait: 30 * time.Second})
+			srv := httptest.NewServer(api)
+			defer srv.Close()
+			body, ctype := form(t, nil)
+			answers := postAsync(ctx, srv.URL+"/v1/audio/transcriptions", ctype, body)
+			d := takeNext(t, rec.Store)
+			if err := tt.end(rec.Store, d); err != nil {
+				t.Fatal(err)
+			}
+			a := <-answers
+			if a.err != nil {
+				t.Fatal(a.err)
+			}
+			if a.resp.StatusCode != tt.status {
+				t.Fatalf("status %d %s, want %d", a.resp.StatusCode, a.data, tt.status)
+			}
+			checkError(t, a.resp, a.data, tt.code, tt.param)
+			if id := a.resp.Header.Get("X-Job-Id"); id != d.Job.ID {
+				t.Errorf("X-Job-Id %q, want %q", id, d.Job.ID)
+			}
+			checkFollowed(t, rec, d.Job.ID)
+		})
+	}
+}
+
+// TestSyncWaitStopsWhenTheClientLeaves checks that a request whose client
+// went away stops waiting and leaves its job queued.
+func TestSyncWaitStopsWhenTheClientLeaves(t *testing.T) {
+	api, rec := newRecordingServer(t, Options{MaxUploadBytes: 1 << 20,
+		OpTimeout: time.Second, SyncWait: 30 * time.Second})
+	rec.waiting = make(chan string, 100)
+	returned := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(returned)
+		api.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	ctx, leave := context.WithCancel(context.Background())
+	body, ctype := form(t, nil)
+	answers := postAsync(ctx, srv.URL+"/v1/audio/transcriptions", ctype, body)
+	id := <-rec.waiting
+	// The first read returns the job's "queued" event; leave while the
+	// second blocks in Redis.
+	<-rec.waiting
+	waitBlocked(t, 1)
+	leave()
+	if a := <-answers; !errors.Is(a.err, context.Canceled) {
+		t.Fatalf("client: %v, want context.Canceled", a.err)
+	}
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler still waits after its client left")
+	}
+	// The read it left behind ends with its block and frees its connection.
+	waitBlocked(t, 0)
+	if j, err := rec.Store.Get(context.Background(), id); err != nil || j.State != queue.Queued {
+		t.Fatalf("job after the client left: %+v %v, want it queued", j, err)
+	}
+	if d := takeNext(t, rec.Store); d.Job.ID != id {
+		t.Fatalf("took job %s, want %s", d.Job.ID, id)
+	}
+}
+
+// waitBlocked waits until n clients of the test server are blocked in a
+// blocking read.
+func waitBlocked(t *testing.T, n int) {
+	t.Helper()
+	rdb, err := queue.Dial(redisURL, 500*time.Millisecond, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := rdb.InfoMap(context.Background(), "clients").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocked := info["Clients"]["blocked_clients"]
+		if blocked == strconv.Itoa(n) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s blocked clients, want %d", blocked, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSyncReplayOfAFinishedJob checks that a request repeated with the
+// idempotency key of a finished job answers with that job's result.
+func TestSyncReplayOfAFinishedJob(t *testing.T) {
+	api, rec := newRecordingServer(t, Options{MaxUploadBytes: 1 << 20,
+		OpTimeout: time.Second, SyncWait: 30 * time.Second})
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	send := func() (*http.Response, []byte) {
+		body, ctype := form(t, map[string][]string{"response_format": {"text"}})
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/audio/transcriptions", body)
+		req.Header.Set("Content-Type", ctype)
+		req.Header.Set("Idempotency-Key", "replay-me")
+		return send(t, req)
+	}
+	go finishNext(t, rec.Store, fixedResult)
+	first, data := send()
+	if first.StatusCode != 200 || string(data) != "Hello there.\n" {
+		t.Fatalf("first: %d %q", first.StatusCode, data)
+	}
+	rec.mu.Lock()
+	rec.calls = nil
+	rec.mu.Unlock()
+	again, data := send()
+	if again.StatusCode != 200 || string(data) != "Hello there.\n" ||
+		again.Header.Get("X-Job-Id") != first.Header.Get("X-Job-Id") {
+		t.Fatalf("replay: %d %q job %s, want job %s", again.StatusCode, data,
+			again.Header.Get("X-Job-Id"), first.Header.Get("X-Job-Id"))
+	}
+	checkFollowed(t, rec, first.Header.Get("X-Job-Id"))
 }

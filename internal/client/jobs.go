@@ -259,17 +259,39 @@ func (c *Client) Requeue(ctx context.Context, id string) (*Job, error) {
 
 // DeadLetters returns up to limit failed jobs, the most recent first.
 func (c *Client) DeadLetters(ctx context.Context, limit int) ([]Job, error) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	return c.jobList(ctx, "/v1/dead-letters", q)
+}
+
+// Retrying names, for Jobs, the queued jobs that wait for their retry
+// time after a failed attempt.
+const Retrying = "retrying"
+
+// Jobs returns up to limit jobs (1 to 1000) in state, or in any state
+// when state is "": queued ones in queue order, running ones in the order
+// they were queued, those waiting for a retry (state Retrying) the next
+// due first, ended ones the most recently ended first, and all of them
+// the most recently created first. Listed jobs carry no Result.
+func (c *Client) Jobs(ctx context.Context, state string, limit int) ([]Job, error) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if state != "" {
+		q.Set("state", state)
+	}
+	return c.jobList(ctx, "/v1/jobs", q)
+}
+
+// jobList reads a {"jobs": [...]} answer.
+func (c *Client) jobList(ctx context.Context, path string, q url.Values) ([]Job, error) {
 	var out struct {
 		Jobs []json.RawMessage `json:"jobs"`
 	}
-	q := url.Values{"limit": {strconv.Itoa(limit)}}
-	if err := c.call(ctx, http.MethodGet, "/v1/dead-letters", q, &out, nil); err != nil {
+	if err := c.call(ctx, http.MethodGet, path, q, &out, nil); err != nil {
 		return nil, err
 	}
 	jobs := make([]Job, len(out.Jobs))
 	for i, raw := range out.Jobs {
 		if err := json.Unmarshal(raw, &jobs[i]); err != nil {
-			return nil, fmt.Errorf("client: decode dead letter: %w", err)
+			return nil, fmt.Errorf("client: GET %s: decode job: %w", path, err)
 		}
 		jobs[i].Raw = raw
 	}

@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,5 +141,105 @@ func TestOfficialOpenAIClient(t *testing.T) {
 	}
 	if len(got.Models) != 2 || got.Models[0] != "whisper-1" || got.Models[1] != "model.bin" {
 		t.Errorf("models %v", got.Models)
+	}
+}
+
+// syncPost sends a file to the synchronous endpoint with extra fields and
+// headers and returns the answer.
+func syncPost(url, filename string, audio []byte, fields,
+	headers map[string]string) (*http.Response, []byte, error) {
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	fw, _ := mw.CreateFormFile("file", filename)
+	fw.Write(audio)
+	mw.Close()
+	req, err := http.NewRequest("POST", url, &body)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp, data, err
+}
+
+// TestSyncEndpointEndsWithTheJob checks that the synchronous endpoint
+// answers with the job's stored result in every format, and ends its wait
+// with the right error when the job fails or is canceled.
+func TestSyncEndpointEndsWithTheJob(t *testing.T) {
+	config := writeConfig(t, modelPath, "")
+	api := startAPI(t, config)
+	startDaemon(t, "asr-worker", config, "-instance", "e2e-sync")
+	url := api + "/v1/audio/transcriptions"
+
+	for _, format := range []string{"json", "text", "srt", "vtt", "verbose_json"} {
+		resp, data, err := syncPost(url, "jfk.wav", jfkWAV,
+			map[string]string{"response_format": format}, nil)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %v %s", format, err, data)
+		}
+		id := resp.Header.Get("X-Job-Id")
+		if j := getJob(t, api, id); j.State != "succeeded" {
+			t.Fatalf("%s: answered while job %s is %s", format, id, j.State)
+		}
+		if stored := getResult(t, api, id, format); string(data) != string(stored) {
+			t.Errorf("%s: answer %q, stored result %q", format, data, stored)
+		}
+	}
+
+	clip := wavFile(16000, tone(16000, 0.2))
+	resp, data, err := syncPost(url, "short.wav", clip, nil, nil)
+	if err != nil || resp.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(string(data), `"code":"invalid_audio"`) ||
+		!strings.Contains(string(data), `"param":"file"`) {
+		t.Fatalf("too short a clip: %v %s", err, data)
+	}
+
+	// A long job, canceled while it runs; its id comes from submitting
+	// the same request to the job API with the same idempotency key.
+	long := longSpeech(t, 4)
+	key := map[string]string{"Idempotency-Key": "e2e-sync-cancel"}
+	type answer struct {
+		resp *http.Response
+		data []byte
+		err  error
+	}
+	answers := make(chan answer, 1)
+	go func() {
+		resp, data, err := syncPost(url, "long.wav", long, nil, key)
+		answers <- answer{resp, data, err}
+	}()
+	resp, data, err = syncPost(api+"/v1/jobs", "long.wav", long, nil, key)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("the same request to the job API: %v %s", err, data)
+	}
+	var j job
+	json.Unmarshal(data, &j)
+	waitState(t, api, j.ID, "running")
+	req, _ := http.NewRequest("DELETE", api+"/v1/jobs/"+j.ID, nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("cancel: status %d", resp.StatusCode)
+	}
+	a := <-answers
+	if a.err != nil || a.resp.StatusCode != http.StatusConflict ||
+		a.resp.Header.Get("X-Job-Id") != j.ID ||
+		!strings.Contains(string(a.data), `"code":"invalid_state"`) ||
+		!strings.Contains(string(a.data), "canceled") {
+		t.Fatalf("waiting on a canceled job: %v %+v %s", a.err, a.resp, a.data)
 	}
 }

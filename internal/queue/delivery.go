@@ -126,14 +126,21 @@ func (s *Store) start(ctx context.Context, consumer, id, entry string) (*Deliver
 		return nil, nil
 	}
 	attempt, _ := res[1].(int64)
-	job, err := s.Get(ctx, id)
+	// The job as started and its audio, in one round trip.
+	pipe := s.rdb.Pipeline()
+	hash := pipe.HGetAll(ctx, s.jobKey(id))
+	data := pipe.Get(ctx, s.audioKey(id))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("queue: read started job %s: %w", id, err)
+	}
+	if len(hash.Val()) == 0 {
+		return nil, ErrNotFound
+	}
+	job, err := jobFromHash(id, hash.Val())
 	if err != nil {
 		return nil, err
 	}
-	audio, err := s.rdb.Get(ctx, s.audioKey(id)).Bytes()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("queue: read audio of job %s: %w", id, err)
-	}
+	audio, _ := data.Bytes()
 	return &Delivery{
 		Job:      job,
 		Audio:    audio,

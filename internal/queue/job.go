@@ -162,6 +162,22 @@ func jobFromHash(id string, h map[string]string) (*Job, error) {
 	return j, nil
 }
 
+// fromHash decodes a job's hash. A job waiting in the stream gets its
+// estimated Position from startedSeq, the highest sequence number that a
+// worker started.
+func fromHash(id string, h map[string]string, startedSeq string) (*Job, error) {
+	job, err := jobFromHash(id, h)
+	if err != nil {
+		return nil, err
+	}
+	if job.State == Queued && h[fEntry] != "" {
+		seq, _ := strconv.ParseInt(h[fSeq], 10, 64)
+		started, _ := strconv.ParseInt(startedSeq, 10, 64)
+		job.Position = max(seq-started, 1)
+	}
+	return job, nil
+}
+
 func msTime(s string) time.Time {
 	ms, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || ms == 0 {

@@ -19,7 +19,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -68,6 +67,8 @@ type Store struct {
 	opts Options
 	// Now is the clock; tests may replace it before first use.
 	Now func() time.Time
+	// waits holds a token for each WaitEvents call blocking in Redis.
+	waits chan struct{}
 }
 
 // New returns a Store over an existing client.
@@ -81,7 +82,8 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if opts.IdempotencyTTL <= 0 {
 		opts.IdempotencyTTL = 24 * time.Hour
 	}
-	return &Store{rdb: rdb, opts: opts, Now: time.Now}
+	return &Store{rdb: rdb, opts: opts, Now: time.Now,
+		waits: make(chan struct{}, waitSlots(rdb))}
 }
 
 // key returns the name of one of the deployment's keys.
@@ -199,16 +201,7 @@ func (s *Store) Get(ctx context.Context, id string) (*Job, error) {
 	if len(h) == 0 {
 		return nil, ErrNotFound
 	}
-	job, err := jobFromHash(id, h)
-	if err != nil {
-		return nil, err
-	}
-	if job.State == Queued && h[fEntry] != "" {
-		seq, _ := strconv.ParseInt(h[fSeq], 10, 64)
-		startedSeq, _ := strconv.ParseInt(started.Val(), 10, 64)
-		job.Position = max(seq-startedSeq, 1)
-	}
-	return job, nil
+	return fromHash(id, h, started.Val())
 }
 
 // Cancel ends a queued or running job canceled and returns the state it
@@ -219,8 +212,8 @@ func (s *Store) Cancel(ctx context.Context, id string) (State, error) {
 	if !ValidID(id) {
 		return "", ErrNotFound
 	}
-	keys := []string{s.stream(), s.jobKey(id), s.audioKey(id), s.delayed(), s.statsKey(),
-		s.eventsKey(id)}
+	keys := []string{s.stream(), s.jobKey(id), s.audioKey(id), s.delayed(),
+		s.canceledIndex(), s.statsKey(), s.eventsKey(id)}
 	prev, err := cancelScript.Run(ctx, s.rdb, keys, group, id, s.nowMS(),
 		s.opts.ResultTTL.Milliseconds()).Text()
 	if err != nil {

@@ -4,7 +4,8 @@ import "github.com/redis/go-redis/v9"
 
 // Every change of a job's state is one of these scripts, so that it is
 // atomic with the matching change of the stream and the indexes. The
-// scripts touch only keys named in KEYS, and all keys share one hash tag.
+// scripts touch only keys named in KEYS (but for finishScript's succeeded
+// index, see there), and all keys share one hash tag.
 //
 // A delivery is owned by the worker that started it: the job hash names
 // that worker, the attempt number and the stream entry. A script that
@@ -170,6 +171,12 @@ return 1
 //	ARGV[5] now (ms), ARGV[6] result JSON, ARGV[7] lifetime (ms),
 //	ARGV[8] duration of the audio (seconds)
 //
+// It adds the job to the succeeded index, scored by now. That index is
+// the stream's sibling "succeeded" (see succeededIndex in list.go), and
+// the job id is the last part of the job hash's name: the one key that a
+// script here does not get through KEYS.
+// TODO(queue): pass the succeeded index as KEYS[5] and the job id as ARGV[9] from Finish.
+//
 // Returns 1 when stored, 0 when the worker no longer owns the job (nothing
 // written: a newer owner or a cancel decides the job's fate).
 var finishScript = redis.NewScript(commonLua + statsLua + `
@@ -179,6 +186,8 @@ redis.call('HSET', KEYS[2], 'state', 'succeeded', 'finished_ms', ARGV[5],
   'result', ARGV[6], 'error', '', 'error_code', '', 'progress', 100)
 redis.call('DEL', KEYS[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
+redis.call('ZADD', (string.gsub(KEYS[1], 'jobs$', 'succeeded')), ARGV[5],
+  string.match(KEYS[2], '[^:]+$'))
 ended('succeeded')
 observe('run', run)
 local audio = tonumber(ARGV[8])
@@ -273,10 +282,10 @@ return 1
 
 // cancelScript cancels a queued or running job. A running job's worker
 // finds out at its next lease renewal and stops. It counts the job as
-// canceled.
+// canceled and adds it to the canceled index, scored by now.
 //
 //	KEYS[1] stream, KEYS[2] job hash, KEYS[3] audio, KEYS[4] delayed set,
-//	KEYS[5] stats hash
+//	KEYS[5] canceled index, KEYS[6] stats hash
 //	ARGV[1] group, ARGV[2] job id, ARGV[3] now (ms), ARGV[4] lifetime (ms)
 //
 // Returns the state the job was in; a final state means nothing changed;
@@ -291,6 +300,7 @@ redis.call('HSET', KEYS[2], 'state', 'canceled', 'finished_ms', ARGV[3], 'entry'
   'retry_ms', '')
 redis.call('DEL', KEYS[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
 ended('canceled')
 emit('state', {state = 'canceled'})
 redis.call('PEXPIRE', KEYS[#KEYS], ARGV[4])

@@ -297,22 +297,23 @@ func (w *Worker) run(ctx context.Context, d *queue.Delivery) (*transcript.Result
 		permanent := ctx.Err() == nil && !errors.Is(err, audio.ErrDecoder)
 		return nil, &stepError{step: "decode", err: err, permanent: permanent}
 	}
+	reports := w.startReports(ctx, d)
 	lastPercent := -1
 	progress := func(percent int) {
 		w.activity.Add(1)
 		if percent != lastPercent {
 			lastPercent = percent
 			w.progress.Store(int64(percent))
-			w.report(ctx, d, func(rctx context.Context) error {
-				return w.q.Progress(rctx, d, percent)
-			})
+			reports.progress(percent)
 		}
 	}
 	segment := func(seg transcript.Segment) {
 		w.activity.Add(1)
-		w.report(ctx, d, func(rctx context.Context) error { return w.q.Segment(rctx, d, seg) })
+		reports.segment(seg)
 	}
 	res, err := w.transcribe(ctx, samples, d.Job.Options, progress, segment)
+	// The job's outcome is recorded after its last report.
+	reports.flush(err == nil)
 	if err != nil {
 		code, permanent := w.opts.Classify(err)
 		return nil, &stepError{step: "transcribe", err: err, errCode: code,
@@ -320,20 +321,6 @@ func (w *Worker) run(ctx context.Context, d *queue.Delivery) (*transcript.Result
 	}
 	return &res, nil
 }
-
-// report records progress in the queue, briefly: progress that cannot be
-// recorded is skipped, not waited for.
-func (w *Worker) report(ctx context.Context, d *queue.Delivery,
-	op func(context.Context) error) {
-	rctx, cancel := context.WithTimeout(ctx, reportTimeout)
-	defer cancel()
-	if err := op(rctx); err != nil && ctx.Err() == nil {
-		w.log.Debug("recording progress failed", "job_id", d.Job.ID, "err", err)
-	}
-}
-
-// reportTimeout bounds recording one progress event.
-const reportTimeout = 500 * time.Millisecond
 
 // stepError is a failed step of a job.
 type stepError struct {
