@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -235,17 +236,22 @@ func TestTranscribeJSON(t *testing.T) {
 func TestTranscribeFailuresBeforeSubmit(t *testing.T) {
 	_, api := startFake(t)
 	dir := writeFiles(t, map[string]string{"a/x.wav": "RIFF", "b/x.wav": "RIFF"})
+	fifo := filepath.Join(dir, "fifo.wav")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	code, _, stderr := run(t, "--api", api, "--token", testToken, "transcribe", "--out", dir,
 		filepath.Join(dir, "a/x.wav"), filepath.Join(dir, "b/x.wav"),
-		filepath.Join(dir, "missing.wav"))
+		filepath.Join(dir, "missing.wav"), fifo)
 	if code != 1 {
 		t.Errorf("exit code %d", code)
 	}
-	for _, want := range []string{"2 of 3 files failed",
+	for _, want := range []string{"3 of 4 files failed",
 		filepath.Join(dir, "b/x.wav") + ": its result would overwrite that of " +
 			filepath.Join(dir, "a/x.wav"),
-		filepath.Join(dir, "missing.wav") + ": open " + filepath.Join(dir, "missing.wav") +
-			": no such file or directory"} {
+		filepath.Join(dir, "missing.wav") + ": stat " + filepath.Join(dir, "missing.wav") +
+			": no such file or directory",
+		fifo + ": " + fifo + " is not a regular file"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}

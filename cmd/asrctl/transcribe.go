@@ -98,6 +98,9 @@ func runTranscribe(ctx context.Context, a *app, args []string) error {
 	if err := os.MkdirAll(t.outDir, 0o755); err != nil {
 		return err
 	}
+	if err := checkWritable(t.outDir); err != nil {
+		return err
+	}
 	t.uploads = make(chan struct{}, max(*parallel, 1))
 	t.rep = a.newReporter(files)
 	failed := t.runAll(ctx, files)
@@ -187,7 +190,8 @@ func (t *transcriber) one(ctx context.Context, tk task) error {
 		return fmt.Errorf("job %s: result: %w", final.ID, err)
 	}
 	if err := writeFileAtomic(tk.out, body); err != nil {
-		return err
+		return fmt.Errorf("job %s succeeded, but its result could not be written "+
+			"(fetch it with asrctl job %s): %w", final.ID, final.ID, err)
 	}
 	t.rep.done(tk.i, tk.out, len(body))
 	return nil
@@ -230,6 +234,12 @@ func (t *transcriber) submit(ctx context.Context, tk task) (*client.Job, error) 
 		return nil, ctx.Err()
 	}
 	defer func() { <-t.uploads }()
+	// Opening a FIFO would block until a writer comes: check first.
+	if st, err := os.Stat(tk.path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", tk.path)
+	}
 	f, err := os.Open(tk.path)
 	if err != nil {
 		return nil, err
@@ -339,6 +349,17 @@ func (t *transcriber) pollPosition(ctx context.Context, i int, id string) {
 			t.rep.position(i, *j.Position)
 		}
 	}
+}
+
+// checkWritable fails unless a file can be created in dir, so that no
+// audio is transcribed whose result could not be written.
+func checkWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".asrctl-check-*")
+	if err != nil {
+		return fmt.Errorf("the output directory is not writable: %w", err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // writeFileAtomic writes data to path through a temporary file in the

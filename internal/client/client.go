@@ -28,10 +28,11 @@ var ErrBadURL = errors.New("client: the API address must be an http:// or https:
 
 // Client talks to one asr-api. It is safe for concurrent use.
 type Client struct {
-	base    *url.URL
-	token   string
-	http    *http.Client
-	timeout time.Duration
+	base      *url.URL
+	token     string
+	http      *http.Client
+	timeout   time.Duration
+	eventIdle time.Duration
 }
 
 // Options configure a Client; the zero value is usable.
@@ -42,6 +43,9 @@ type Options struct {
 	HTTP *http.Client
 	// Timeout bounds short requests; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// EventIdle bounds the silence of an event stream; 0 means
+	// DefaultEventIdle.
+	EventIdle time.Duration
 }
 
 // New returns a Client for the API at base, for example
@@ -53,12 +57,16 @@ func New(base string, opts Options) (*Client, error) {
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawQuery, u.Fragment = "", ""
-	c := &Client{base: u, token: opts.Token, http: opts.HTTP, timeout: opts.Timeout}
+	c := &Client{base: u, token: opts.Token, http: opts.HTTP, timeout: opts.Timeout,
+		eventIdle: opts.EventIdle}
 	if c.http == nil {
 		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
+	}
+	if c.eventIdle <= 0 {
+		c.eventIdle = DefaultEventIdle
 	}
 	return c, nil
 }

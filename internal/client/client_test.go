@@ -282,3 +282,32 @@ func TestEventStream(t *testing.T) {
 		t.Errorf("last id %q", s.LastID())
 	}
 }
+
+// TestEventStreamSilence: a stream that stays silent past EventIdle ends
+// with ErrEventIdle instead of blocking for ever.
+func TestEventStreamSilence(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "id: 1-0\nevent: progress\ndata: {\"percent\":5}\n\n")
+		w.(http.Flusher).Flush()
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+	c, err := New(srv.URL, Options{EventIdle: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Events(context.Background(), "j1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if ev, err := s.Next(); err != nil || ev.ID != "1-0" {
+		t.Fatalf("first event %+v, %v", ev, err)
+	}
+	if _, err := s.Next(); !errors.Is(err, ErrEventIdle) {
+		t.Fatalf("silent stream: %v, want ErrEventIdle", err)
+	}
+}

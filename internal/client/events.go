@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
+	"time"
 )
 
 // MaxEventBytes bounds one event of a stream; a longer one is an error.
@@ -16,6 +18,14 @@ const MaxEventBytes = 1 << 20
 
 // ErrEventTooLarge reports an event over MaxEventBytes.
 var ErrEventTooLarge = errors.New("client: event stream: event too large")
+
+// DefaultEventIdle is how long an event stream may send nothing before it
+// counts as lost: the service sends a comment every 15 s while nothing
+// happens, so a longer silence is a dead connection.
+const DefaultEventIdle = time.Minute
+
+// ErrEventIdle reports an event stream that stayed silent too long.
+var ErrEventIdle = errors.New("no event received")
 
 // Event is one Server-Sent Event of a job's stream: "state", "progress"
 // or "segment", with its JSON data.
@@ -79,7 +89,42 @@ func (c *Client) Events(ctx context.Context, id, after string) (*EventStream, er
 	if err != nil {
 		return nil, err
 	}
-	return &EventStream{body: resp.Body, r: bufio.NewReader(resp.Body), last: after}, nil
+	body := newIdleReader(resp.Body, c.eventIdle)
+	return &EventStream{body: body, r: bufio.NewReader(body), last: after}, nil
+}
+
+// idleReader closes a body that delivers nothing for idle, so that a
+// blocked Read returns ErrEventIdle.
+type idleReader struct {
+	body    io.ReadCloser
+	idle    time.Duration
+	timer   *time.Timer
+	expired atomic.Bool
+}
+
+func newIdleReader(body io.ReadCloser, idle time.Duration) *idleReader {
+	r := &idleReader{body: body, idle: idle}
+	r.timer = time.AfterFunc(idle, func() {
+		r.expired.Store(true)
+		body.Close()
+	})
+	return r
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	n, err := r.body.Read(p)
+	if n > 0 {
+		r.timer.Reset(r.idle)
+	}
+	if err != nil && r.expired.Load() {
+		err = fmt.Errorf("%w for %v", ErrEventIdle, r.idle)
+	}
+	return n, err
+}
+
+func (r *idleReader) Close() error {
+	r.timer.Stop()
+	return r.body.Close()
 }
 
 // Next returns the next event. It returns io.EOF when the service ended

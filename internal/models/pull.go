@@ -35,6 +35,9 @@ var (
 	ErrBusy = errors.New("models: another download of this model is running")
 	// ErrHTTP: the server answered with an unexpected status.
 	ErrHTTP = errors.New("models: download refused")
+	// ErrUnsafe: the partial file is a symbolic link, or not a regular
+	// file of its own; it is left alone.
+	ErrUnsafe = errors.New("models: unsafe partial file")
 	// ErrInterrupted: the transfer ended early; the bytes received are
 	// kept in the .partial file and a later Pull resumes from them.
 	ErrInterrupted = errors.New("models: download interrupted")
@@ -42,6 +45,13 @@ var (
 
 // PartialSuffix ends the name of a download in progress, beside the model.
 const PartialSuffix = ".partial"
+
+// LockSuffix ends the name of the file that pulls of a model lock.
+const LockSuffix = ".lock"
+
+// MaxUnknownSize bounds a download whose size neither the catalog nor the
+// server tells, far above the largest published model.
+const MaxUnknownSize = 8 << 30
 
 // DefaultStallTimeout is how long a download may receive nothing before
 // it is abandoned (and can be resumed).
@@ -121,7 +131,17 @@ func (p *Puller) Pull(ctx context.Context, req Request) (*Installed, error) {
 	if err := os.MkdirAll(p.dir(), 0o755); err != nil {
 		return nil, fmt.Errorf("models: %w", err)
 	}
-	f, err := lockPartial(dest + PartialSuffix)
+	lock, err := lockModel(dest + LockSuffix)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
+	// Another pull may have installed the model just before the lock.
+	if sum, n, err := fileSum(dest); err == nil && sum == want {
+		inst.Size, inst.AlreadyPresent = n, true
+		return inst, nil
+	}
+	f, err := openPartial(dest + PartialSuffix)
 	if err != nil {
 		return nil, err
 	}
@@ -173,6 +193,13 @@ func (p *Puller) url(name string) string {
 	return strings.TrimSuffix(base, "/") + "/" + FileName(name)
 }
 
+func (p *Puller) stall() time.Duration {
+	if p.StallTimeout <= 0 {
+		return DefaultStallTimeout
+	}
+	return p.StallTimeout
+}
+
 // fileSum returns the SHA-256 sum and size of the file at path.
 func fileSum(path string) (string, int64, error) {
 	f, err := os.Open(path)
@@ -188,10 +215,12 @@ func fileSum(path string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-// lockPartial opens (or creates) the partial file and locks it, so that
-// two pulls of one model cannot write into it at once.
-func lockPartial(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+// lockModel opens (or creates) the model's lock file and locks it, so
+// that two pulls of one model cannot run at once. The lock file is never
+// renamed or removed: a pull that opened it just before another finished
+// still locks the same file, never the installed model.
+func lockModel(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("models: %w", err)
 	}
@@ -201,6 +230,34 @@ func lockPartial(path string) (*os.File, error) {
 			return nil, fmt.Errorf("%w (%s is locked)", ErrBusy, path)
 		}
 		return nil, fmt.Errorf("models: lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// TODO(models): open the models directory itself without following a
+// link planted in its place (openat with O_NOFOLLOW on each element).
+//
+// openPartial opens (or creates) the partial file. It follows no symbolic
+// link and accepts only a regular file with one name, so that a link
+// planted in the models directory cannot make a pull (run as root) write
+// a file elsewhere.
+func openPartial(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%w: %s is a symbolic link; remove it", ErrUnsafe, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("models: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("models: %w", err)
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !st.Mode().IsRegular() || !ok || sys.Nlink != 1 {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is not a plain file; remove it", ErrUnsafe, path)
 	}
 	return f, nil
 }
@@ -283,7 +340,9 @@ func (d *download) get(ctx context.Context) (*http.Response, error) {
 	}
 	client := d.p.HTTP
 	if client == nil {
-		client = http.DefaultClient
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.ResponseHeaderTimeout = d.p.stall()
+		client = &http.Client{Transport: t}
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -332,13 +391,14 @@ func (d *download) copy(ctx context.Context, resp *http.Response, total int64) e
 	if total < 0 {
 		total = d.size
 	}
+	limit := total
+	if limit < 0 {
+		limit = MaxUnknownSize
+	}
 	if _, err := d.f.Seek(d.have, io.SeekStart); err != nil {
 		return fmt.Errorf("models: %w", err)
 	}
-	stall := d.p.StallTimeout
-	if stall <= 0 {
-		stall = DefaultStallTimeout
-	}
+	stall := d.p.stall()
 	var stalled atomic.Bool
 	watchdog := time.AfterFunc(stall, func() {
 		stalled.Store(true)
@@ -353,8 +413,8 @@ func (d *download) copy(ctx context.Context, resp *http.Response, total int64) e
 		n, rerr := resp.Body.Read(buf)
 		watchdog.Reset(stall)
 		if n > 0 {
-			if total >= 0 && d.have+int64(n) > total {
-				return fmt.Errorf("%w: the server sent more than %d bytes", ErrSize, total)
+			if d.have+int64(n) > limit {
+				return fmt.Errorf("%w: the server sent more than %d bytes", ErrSize, limit)
 			}
 			if _, err := d.f.Write(buf[:n]); err != nil {
 				return fmt.Errorf("models: write %s: %w", d.f.Name(), err)

@@ -330,7 +330,7 @@ func TestPullRefusals(t *testing.T) {
 		t.Errorf("404: %v, want ErrHTTP", err)
 	}
 
-	f, err := lockPartial(p.Path("gone") + PartialSuffix)
+	f, err := lockModel(p.Path("gone") + LockSuffix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,5 +357,57 @@ func TestPullCanceled(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(p.Dir, "ggml-custom.bin.partial")); err != nil ||
 		st.Size() == 0 || st.Size() >= int64(len(model)) {
 		t.Errorf("partial after cancel: %v, %v", st, err)
+	}
+}
+
+// TestPullRefusesPlantedPartial: a symbolic link or a second name at the
+// partial file's path must not make a pull write outside the directory.
+func TestPullRefusesPlantedPartial(t *testing.T) {
+	model := generated(t)
+	for _, kind := range []string{"symlink", "dangling", "hardlink"} {
+		srv, p, old := setup(t, "custom", model)
+		srv.ignoreRange = true
+		outside := filepath.Join(t.TempDir(), "victim")
+		victim := []byte("a file outside the models directory")
+		partial := p.Path("custom") + PartialSuffix
+		switch kind {
+		case "symlink":
+			os.WriteFile(outside, victim, 0o644)
+			os.Symlink(outside, partial)
+		case "dangling":
+			victim = nil
+			os.Symlink(outside, partial)
+		case "hardlink":
+			os.WriteFile(outside, victim, 0o644)
+			os.Link(outside, partial)
+		}
+		_, err := p.Pull(context.Background(), Request{Name: "custom", SHA256: sum(model)})
+		if !errors.Is(err, ErrUnsafe) {
+			t.Errorf("%s: error %v, want ErrUnsafe", kind, err)
+		}
+		got, _ := os.ReadFile(outside)
+		if !bytes.Equal(got, victim) {
+			t.Errorf("%s: the file outside holds %d bytes, want %q", kind, len(got), victim)
+		}
+		if !bytes.Equal(readFile(t, p.Path("custom")), old) {
+			t.Errorf("%s: the installed model changed", kind)
+		}
+	}
+}
+
+// TestPullServerWithoutAnswer: a server that accepts the request and
+// never answers is abandoned after the stall timeout.
+func TestPullServerWithoutAnswer(t *testing.T) {
+	release := make(chan struct{})
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	}))
+	defer hs.Close()
+	defer close(release)
+	p := &Puller{BaseURL: hs.URL, Dir: t.TempDir(), StallTimeout: 100 * time.Millisecond}
+	_, err := p.Pull(context.Background(), Request{Name: "custom",
+		SHA256: sum(generated(t))})
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("error %v, want ErrInterrupted", err)
 	}
 }
