@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -171,10 +172,16 @@ func collectStats(ch chan<- prometheus.Metric, st *queue.Stats) {
 }
 
 func collectWorkers(ch chan<- prometheus.Metric, live []queue.WorkerStatus, now time.Time) {
+	seen := make(map[string]bool, len(live))
 	for _, w := range live {
 		// A label value must be UTF-8; a worker's name is whatever its
-		// operator chose.
-		name := strings.ToValidUTF8(w.Name, "\uFFFD")
+		// operator chose. Two names that still end up the same would fail
+		// the whole scrape: the second is left out.
+		name := labelValue(w.Name)
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
 		busy, progress := 0.0, 0.0
 		if w.Job != "" {
 			busy, progress = 1, float64(min(max(w.Progress, 0), 100))/100
@@ -185,4 +192,23 @@ func collectWorkers(ch chan<- prometheus.Metric, live []queue.WorkerStatus, now 
 		ch <- gauge(workerProgress, progress, name)
 		ch <- gauge(workerHeartbeat, max(now.Sub(w.Seen).Seconds(), 0), name)
 	}
+}
+
+// labelValue returns s as valid UTF-8, with each byte that is not part of
+// a valid sequence written as \xNN.
+func labelValue(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }

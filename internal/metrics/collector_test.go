@@ -295,3 +295,39 @@ func TestRedisDownFailsTheScrape(t *testing.T) {
 		t.Errorf("log does not report the failure: %s", logged.String())
 	}
 }
+
+// TestWorkerNamesThatCollide: names that differ only in bytes that are
+// not UTF-8, or that equal another name once those are escaped, must not
+// fail the scrape.
+func TestWorkerNamesThatCollide(t *testing.T) {
+	now := time.Now()
+	s := newStore(t, &now)
+	for _, n := range []string{"w\xff", "w\xfe", `w\xfe`} {
+		st := queue.WorkerStatus{Name: n, Host: "h", PID: 1, Started: now}
+		if err := s.Heartbeat(context.Background(), st, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := NewCollector(s, discard, 5*time.Second)
+	c.Now = func() time.Time { return now }
+	srv := httptest.NewServer(Handler(c))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d:\n%s", resp.StatusCode, body)
+	}
+	for _, want := range []string{`asr_worker_busy{instance="w\\xff"} 0`,
+		`asr_worker_busy{instance="w\\xfe"} 0`} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("scrape lacks %s:\n%s", want, body)
+		}
+	}
+	if n := bytes.Count(body, []byte("asr_worker_busy{")); n != 2 {
+		t.Errorf("%d worker series, want 2", n)
+	}
+}

@@ -46,23 +46,29 @@ func (s *Store) Heartbeat(ctx context.Context, st WorkerStatus, ttl time.Duratio
 	return nil
 }
 
+// leaveScript forgets a worker, and removes it from the stream's consumers
+// unless it holds a job. It is one step, so that a worker of the same name
+// elsewhere cannot take a job between the check and the removal (removing
+// a consumer drops its pending entries, which then nobody can reclaim).
+//
+//	KEYS[1] stream, KEYS[2] worker hash, KEYS[3] live workers set
+//	ARGV[1] group, ARGV[2] worker name
+var leaveScript = redis.NewScript(`
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[2])
+local held = redis.pcall('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
+if type(held) ~= 'table' or held.err or #held > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`)
+
 // Leave removes a stopping worker from the list of live workers, and from
 // the stream's consumers unless it still holds a job (which another
 // worker will then claim).
 func (s *Store) Leave(ctx context.Context, name string) error {
-	pipe := s.rdb.TxPipeline()
-	pipe.Del(ctx, s.workerKey(name))
-	pipe.SRem(ctx, s.workers(), name)
-	if _, err := pipe.Exec(ctx); err != nil {
+	keys := []string{s.stream(), s.workerKey(name), s.workers()}
+	if err := leaveScript.Run(ctx, s.rdb, keys, group, name).Err(); err != nil {
 		return fmt.Errorf("queue: remove worker %s: %w", name, err)
-	}
-	held, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.stream(),
-		Group: group, Start: "-", End: "+", Count: 1, Consumer: name}).Result()
-	if err != nil || len(held) > 0 {
-		return nil
-	}
-	if err := s.rdb.XGroupDelConsumer(ctx, s.stream(), group, name).Err(); err != nil {
-		return fmt.Errorf("queue: remove consumer %s: %w", name, err)
 	}
 	return nil
 }
