@@ -30,8 +30,11 @@ func newFake(states map[string]string) *fakeSystemd {
 	for name, state := range states {
 		active, sub, _ := strings.Cut(state, "/")
 		u := &sdbus.UnitStatus{Name: name, LoadState: "loaded", ActiveState: active}
-		if sub == "job" {
+		switch sub {
+		case "job":
 			u.JobId = 7
+		case "restart":
+			u.JobId, u.JobType = 7, "restart"
 		}
 		f.units[name] = u
 	}
@@ -107,6 +110,7 @@ func TestRunning(t *testing.T) {
 		"asr-worker@03.service":  "active",
 		"asr-worker@3.service":   "active",
 		"asr-worker@4.service":   "deactivating",
+		"asr-worker@7.service":   "deactivating/restart",
 		"asr-worker@5.service":   "inactive",
 		"asr-worker@6.service":   "failed",
 		"asr-api.service":        "active",
@@ -116,7 +120,7 @@ func TestRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"1", "2", "03", "3", "10", "a", "gpu"}
+	want := []string{"1", "2", "03", "3", "7", "10", "a", "gpu"}
 	if !slices.Equal(got, want) {
 		t.Errorf("Running = %q, want %q", got, want)
 	}
@@ -144,6 +148,8 @@ func TestScale(t *testing.T) {
 			"start 1,start 3", "1,3", "", "1,2,3,5"},
 		{"stopping unit keeps its number", "1=deactivating 2=active", 2,
 			"start 3", "3", "", "2,3"},
+		{"restarting unit counts as running", "1=deactivating/restart 2=active", 2,
+			"", "", "", "1,2"},
 		{"queued start job keeps its number", "1=inactive/job", 1,
 			"start 2", "2", "", "2"},
 		{"inactive unit is free", "1=inactive 2=active", 2,

@@ -67,6 +67,11 @@ func isRunning(u sdbus.UnitStatus) bool {
 	switch u.ActiveState {
 	case "active", "activating", "reloading", "refreshing":
 		return true
+	case "deactivating":
+		// Stopping on its way back up (systemctl restart, or the package's
+		// upgrade): counting it keeps Scale and the autoscaler from starting
+		// a replacement beside it, over autoscaler.max.
+		return u.JobType == "restart" || u.JobType == "start"
 	}
 	return false
 }
