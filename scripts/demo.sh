@@ -38,18 +38,9 @@ if [[ -n ${MODEL:-} ]]; then
 fi
 
 say "booting a Debian $(. "$ROOT/etc/os-release"; echo "$VERSION_CODENAME") system with systemd"
-SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn --quiet --register=no --keep-unit \
-	-D "$ROOT" -M "$machine" --volatile=overlay --network-veth --bind-ro="$work:/demo" -b \
-	>"$work/boot.log" 2>&1 &
-nspawn=$!
-init=
-for _ in $(seq 100); do
-	for pid in $(pgrep -P "$nspawn" -x systemd || true); do init=$pid; done
-	[[ -n $init ]] && nsenter -t "$init" -a systemctl is-system-running --wait \
-		>/dev/null 2>&1 && break
-	sleep 0.3
-done
-[[ -n $init ]] || { cat "$work/boot.log"; echo "demo: the system did not boot" >&2; exit 1; }
+source scripts/boot-system.sh
+boot_system "$ROOT" "$work/boot.log" -M "$machine" --network-veth --bind-ro="$work:/demo" ||
+	{ echo "demo: the system did not boot" >&2; exit 1; }
 inside() { nsenter -t "$init" -a "$@"; }
 
 # A point-to-point link: this host is .1, the booted system .2.

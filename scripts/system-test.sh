@@ -35,18 +35,7 @@ cp "$(go list -m -f '{{.Dir}}' github.com/ggerganov/whisper.cpp/bindings/go)/sam
 cp scripts/systest/* "$work/"
 bin/asr-testmodel -o "$work/ggml-base.bin"
 
-SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn --quiet --register=no --keep-unit \
-	-D "$ROOT" --volatile=overlay --private-network --bind-ro="$work:/st" -b \
-	>"$work/boot.log" 2>&1 &
-nspawn=$!
-
-# The container's init is the systemd process whose parent is nspawn.
-init=
-for _ in $(seq 100); do
-	for pid in $(pgrep -P "$nspawn" -x systemd || true); do init=$pid; done
-	[[ -n $init ]] && nsenter -t "$init" -a systemctl is-system-running --wait \
-		>/dev/null 2>&1 && break
-	sleep 0.3
-done
-[[ -n $init ]] || { cat "$work/boot.log"; echo "system-test: container did not boot" >&2; exit 1; }
+source scripts/boot-system.sh
+boot_system "$ROOT" "$work/boot.log" --private-network --bind-ro="$work:/st" ||
+	{ echo "system-test: container did not boot" >&2; exit 1; }
 nsenter -t "$init" -a env SYSTEST_ONLY="${SYSTEST_ONLY:-}" /bin/bash /st/run.sh
